@@ -1,0 +1,54 @@
+package sqlitefilter
+
+// Canonical returns name in the form rows are stored in (SPEC §1): ASCII lower
+// case, no trailing dot. Only ASCII is folded because names on the wire are
+// ASCII (IDNs arrive as punycode), so a 0x20-randomised query gets exactly the
+// verdict of its lower-case form.
+func Canonical(name string) string {
+	if n := len(name); n > 1 && name[n-1] == '.' && !escapedAt(name, n-1) {
+		name = name[:n-1]
+	} else if name == "." {
+		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; 'A' <= c && c <= 'Z' {
+			return lowerASCII(name)
+		}
+	}
+	return name
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Parent returns name without its first label, and false when name has no
+// parent (a single label, or the empty root). A dot escaped in presentation
+// form (`a\.b.example`) belongs to its label and is not a separator.
+func Parent(name string) (string, bool) {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++ // skip the escaped byte; \DDD escapes hold no dot
+		case '.':
+			return name[i+1:], true
+		}
+	}
+	return "", false
+}
+
+// escapedAt reports whether the byte at i is preceded by an odd number of
+// backslashes, i.e. is escaped.
+func escapedAt(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
+}

@@ -1,0 +1,157 @@
+package sqlitefilter
+
+import (
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+)
+
+func init() { plugin.Register(pluginName, setup) }
+
+// Config is the parsed Corefile stanza.
+type Config struct {
+	Path          string
+	Pool          int
+	Refresh       time.Duration
+	BusyTimeout   time.Duration
+	BlockResponse BlockResponse
+	BlockIPv4     netip.Addr
+	BlockIPv6     netip.Addr
+	BlockTTL      uint32
+}
+
+// DefaultConfig is the configuration of a stanza with no options.
+func DefaultConfig() Config {
+	return Config{
+		Pool:          32,
+		Refresh:       time.Second,
+		BusyTimeout:   time.Second,
+		BlockResponse: Sinkhole,
+		BlockIPv4:     netip.IPv4Unspecified(),
+		BlockIPv6:     netip.IPv6Unspecified(),
+		BlockTTL:      60,
+	}
+}
+
+// setup parses the stanza and wires the handler; it opens nothing, because a
+// reload whose new Corefile fails never shuts the half-built instance down.
+func setup(c *caddy.Controller) error {
+	cfg, err := parse(c)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	if !filepath.IsAbs(cfg.Path) {
+		cfg.Path = filepath.Join(dnsserver.GetConfig(c).Root, cfg.Path)
+	}
+	f := New(cfg)
+	c.OnStartup(func() error {
+		if err := f.Start(); err != nil {
+			return plugin.Error(pluginName, err)
+		}
+		return nil
+	})
+	c.OnShutdown(f.Stop)
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		f.Next = next
+		return f
+	})
+	return nil
+}
+
+// parse reads
+//
+//	sqlitefilter PATH {
+//	    pool N
+//	    refresh DURATION
+//	    busy_timeout DURATION
+//	    block_response sinkhole|nxdomain|nodata|refused
+//	    block_ipv4 ADDR
+//	    block_ipv6 ADDR
+//	    block_ttl SECONDS
+//	}
+func parse(c *caddy.Controller) (Config, error) {
+	cfg := DefaultConfig()
+	i := 0
+	for c.Next() {
+		if i > 0 {
+			return cfg, plugin.ErrOnce
+		}
+		i++
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return cfg, c.Errf("expected one database PATH, got %d arguments", len(args))
+		}
+		cfg.Path = args[0]
+		for c.NextBlock() {
+			if err := parseOption(c, &cfg); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	return cfg, nil
+}
+
+func parseOption(c *caddy.Controller, cfg *Config) error {
+	opt := c.Val()
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return c.Errf("%s: expected one value, got %d", opt, len(args))
+	}
+	v := args[0]
+	switch opt {
+	case "pool":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1024 {
+			return c.Errf("pool: %q is not a number of connections from 1 to 1024", v)
+		}
+		cfg.Pool = n
+	case "refresh":
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Millisecond {
+			return c.Errf("refresh: %q is not a duration of at least 10ms", v)
+		}
+		cfg.Refresh = d
+	case "busy_timeout":
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c.Errf("busy_timeout: %q is not a duration of at least 0s", v)
+		}
+		cfg.BusyTimeout = d
+	case "block_response":
+		found := false
+		for i, name := range blockResponseNames {
+			if v == name {
+				cfg.BlockResponse, found = BlockResponse(i), true
+			}
+		}
+		if !found {
+			return c.Errf("block_response: %q is not one of sinkhole, nxdomain, nodata, refused", v)
+		}
+	case "block_ipv4":
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is4() {
+			return c.Errf("block_ipv4: %q is not an IPv4 address", v)
+		}
+		cfg.BlockIPv4 = a
+	case "block_ipv6":
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is6() || a.Is4In6() {
+			return c.Errf("block_ipv6: %q is not an IPv6 address", v)
+		}
+		cfg.BlockIPv6 = a
+	case "block_ttl":
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n > 604800 {
+			return c.Errf("block_ttl: %q is not a number of seconds from 0 to 604800", v)
+		}
+		cfg.BlockTTL = uint32(n)
+	default:
+		return c.Errf("unknown option %q", opt)
+	}
+	return nil
+}
