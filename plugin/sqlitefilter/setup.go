@@ -99,10 +99,22 @@ func parse(c *caddy.Controller) (Config, error) {
 func parseOption(c *caddy.Controller, cfg *Config) error {
 	opt := c.Val()
 	args := c.RemainingArgs()
-	if len(args) != 1 {
-		return c.Errf("%s: expected one value, got %d", opt, len(args))
+	v := ""
+	if len(args) == 1 {
+		v = args[0]
 	}
-	v := args[0]
+	one := func() error {
+		if len(args) != 1 {
+			return c.Errf("%s: expected one value, got %d", opt, len(args))
+		}
+		return nil
+	}
+	switch opt {
+	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl":
+		if err := one(); err != nil {
+			return err
+		}
+	}
 	switch opt {
 	case "pool":
 		n, err := strconv.Atoi(v)

@@ -1,0 +1,84 @@
+package sqlitefilter
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+)
+
+func TestParse(t *testing.T) {
+	withDefaults := func(f func(*Config)) Config {
+		c := DefaultConfig()
+		c.Path = "/data/dns.db"
+		f(&c)
+		return c
+	}
+	tests := []struct {
+		input string
+		want  Config
+	}{
+		{`sqlitefilter /data/dns.db`, withDefaults(func(*Config) {})},
+		{`sqlitefilter /data/dns.db {
+			pool 4
+			refresh 250ms
+			busy_timeout 2s
+			block_response nxdomain
+			block_ipv4 192.0.2.1
+			block_ipv6 2001:db8::1
+			block_ttl 10
+		}`, withDefaults(func(c *Config) {
+			c.Pool = 4
+			c.Refresh = 250 * time.Millisecond
+			c.BusyTimeout = 2 * time.Second
+			c.BlockResponse = NXDomain
+			c.BlockIPv4 = netip.MustParseAddr("192.0.2.1")
+			c.BlockIPv6 = netip.MustParseAddr("2001:db8::1")
+			c.BlockTTL = 10
+		})},
+		{`sqlitefilter /data/dns.db {
+			block_response refused
+		}`, withDefaults(func(c *Config) { c.BlockResponse = Refused })},
+	}
+	for _, tc := range tests {
+		got, err := parse(caddy.NewTestController("dns", tc.input))
+		if err != nil {
+			t.Errorf("%s: %v", tc.input, err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.input, got, tc.want)
+		}
+	}
+}
+
+func TestParseErrorsNameTheProblem(t *testing.T) {
+	tests := []struct{ input, want string }{
+		{`sqlitefilter`, "one database PATH"},
+		{`sqlitefilter a.db b.db`, "one database PATH"},
+		{"sqlitefilter a.db {\npool 0\n}", "pool"},
+		{"sqlitefilter a.db {\npool x\n}", "pool"},
+		{"sqlitefilter a.db {\npool 2 3\n}", "pool"},
+		{"sqlitefilter a.db {\nrefresh 1ms\n}", "refresh"},
+		{"sqlitefilter a.db {\nrefresh soon\n}", "refresh"},
+		{"sqlitefilter a.db {\nbusy_timeout -1s\n}", "busy_timeout"},
+		{"sqlitefilter a.db {\nblock_response drop\n}", "block_response"},
+		{"sqlitefilter a.db {\nblock_ipv4 ::1\n}", "block_ipv4"},
+		{"sqlitefilter a.db {\nblock_ipv6 10.0.0.1\n}", "block_ipv6"},
+		{"sqlitefilter a.db {\nblock_ttl -5\n}", "block_ttl"},
+		{"sqlitefilter a.db {\nfrobnicate\n}", `unknown option "frobnicate"`},
+		{"sqlitefilter a.db\nsqlitefilter b.db", "only be used once"},
+	}
+	for _, tc := range tests {
+		_, err := parse(caddy.NewTestController("dns", tc.input))
+		if err == nil {
+			t.Errorf("%q: no error", tc.input)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %q does not mention %q", tc.input, err, tc.want)
+		}
+	}
+}
