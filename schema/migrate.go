@@ -20,7 +20,7 @@ func Migrate(src, dst string, to Layout, replace bool) error {
 	}
 	tmp := TempPath(dst)
 	RemoveTemp(tmp)
-	if err := build(src, tmp, to); err != nil {
+	if err := Build(src, tmp, to, [NumTables]bool{}); err != nil {
 		RemoveTemp(tmp)
 		return fmt.Errorf("migrate %s to %s: %w", src, dst, err)
 	}
@@ -35,11 +35,17 @@ func Migrate(src, dst string, to Layout, replace bool) error {
 	return nil
 }
 
-// build creates tmp with layout to and copies src's rules into it in one
-// transaction.
-func build(src, tmp string, to Layout) error {
+// Build creates a new rollback-journal database at tmp with layout to and
+// copies into it, in one transaction, every rule table of src except those
+// marked in except. It is the first half of a migration or of an import that
+// replaces some tables; tmp is ready for Replace once closed. An empty src
+// gives an empty database.
+func Build(src, tmp string, to Layout, except [NumTables]bool) error {
 	if err := create(tmp, to, "DELETE"); err != nil {
 		return err
+	}
+	if src == "" {
+		return nil
 	}
 	db, err := sql.Open("sqlite3", DSN(tmp, "mode=rw"))
 	if err != nil {
@@ -73,7 +79,7 @@ func build(src, tmp string, to Layout) error {
 	}
 	defer tx.Rollback()
 	for _, t := range Tables {
-		if !present[t] {
+		if !present[t] || except[t] {
 			continue
 		}
 		for _, q := range copyStatements(t, to) {
