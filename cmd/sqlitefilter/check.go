@@ -132,7 +132,7 @@ func checkRows(db *sql.DB, t schema.Table) (int, error) {
 // checkNormalized finds rows of the normalized tables that no view shows.
 func checkNormalized(db *sql.DB) (int, error) {
 	checks := []struct {
-		what, q string
+		what, q  string
 		harmless bool // wastes space only: reported, not counted
 	}{
 		{"records pointing at no domain", "SELECT count(*) FROM records WHERE NOT EXISTS (SELECT 1 FROM domains d WHERE d.domain_id = records.domain_id)", false},
