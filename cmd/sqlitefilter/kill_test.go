@@ -71,13 +71,13 @@ func TestKilledImportKeepsPreviousDataAndPassesCheck(t *testing.T) {
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
 		t.Run(l.String(), func(t *testing.T) {
 			db := newTestDB(t, l, previousRows)
-			cmd := startImport(t, db, "--table", "block_exact", bigList(t, 600000))
+			cmd := startImport(t, db, "--table", "block_exact", bigList(t, 1000000))
 			// Kill it once at least one batch is committed and more are coming.
 			waitFor(t, "a committed batch", func() bool { return count(t, db, "block_exact") > 1 })
 			cmd.Process.Kill()
 			cmd.Wait()
 			n := count(t, db, "block_exact")
-			if n >= 600001 {
+			if n >= 1000001 {
 				t.Skip("the import finished before it was killed; nothing tested")
 			}
 			if got := rows(t, db, schema.Allow); len(got) != 1 || got[0] != "allowed.example" {
@@ -102,7 +102,7 @@ func TestKilledReplaceLeavesOldFileUntouched(t *testing.T) {
 	}
 	db := newTestDB(t, schema.PerType, previousRows)
 	before := fileHash(t, db)
-	cmd := startImport(t, db, "--replace", "--table", "block_exact", bigList(t, 600000))
+	cmd := startImport(t, db, "--replace", "--table", "block_exact", bigList(t, 1000000))
 	var tmp string
 	waitFor(t, "the replacement file to grow", func() bool {
 		m, _ := filepath.Glob(db + ".new-*")
