@@ -50,12 +50,15 @@ func runExplain(args []string) error {
 	fmt.Printf("name:    %s %s\n", name, qtype)
 	fmt.Printf("layout:  %s\n", store.Layout())
 	fmt.Printf("verdict: %s\n", v.Action)
-	if v.Action != sqlitefilter.ActionPass {
-		fmt.Printf("rule:    %s\n", v.Rule)
+	if v.Action == sqlitefilter.ActionPass {
+		return nil
 	}
+	fmt.Printf("rule:    %s\n", v.Rule)
 	if v.Target != "" {
 		fmt.Printf("target:  %s\n", v.Target)
 	}
+	// Everything the verdict holds, so fields the decision gains show up here
+	// without a change to this command.
 	fmt.Printf("detail:  %+v\n", v)
 	return nil
 }

@@ -67,3 +67,36 @@ func TestBothLayoutsGiveIdenticalVerdicts(t *testing.T) {
 		t.Errorf("x.ads.example.com on normalized: %+v, want block by block_wildcard", v)
 	}
 }
+
+// BenchmarkDecideLayouts compares a decision on each layout: the normalized
+// one probes domains and records (two b-trees) where per-type probes one.
+// go test -run - -bench DecideLayouts ./plugin/sqlitefilter
+func BenchmarkDecideLayouts(b *testing.B) {
+	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
+		path := filepath.Join(b.TempDir(), "rules.db")
+		if err := schema.CreateLayout(path, l); err != nil {
+			b.Fatal(err)
+		}
+		db, err := sql.Open("sqlite3", schema.DSN(path, "mode=rw"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99999)
+			INSERT INTO block_wildcard SELECT 'host-' || i || '.bench.example' FROM n`); err != nil {
+			b.Fatal(err)
+		}
+		db.Close()
+		s, err := OpenStore(path, StoreOptions{Pool: 1, BusyTimeoutMS: 1000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, name := range []string{"a.b.host-4242.bench.example", "a.b.host-x.bench.example"} {
+			b.Run(l.String()+"/"+name, func(b *testing.B) {
+				for b.Loop() {
+					s.View(func(src Source) error { _, err := Decide(src, name); return err })
+				}
+			})
+		}
+		s.Close()
+	}
+}
