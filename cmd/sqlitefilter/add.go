@@ -39,7 +39,7 @@ func runAdd(args []string) error {
 		return err
 	}
 	defer db.Close()
-	w := newWriter(db)
+	w := newWriter(db, 1)
 	defer w.rollback()
 	added, err := w.add(e)
 	if err != nil {

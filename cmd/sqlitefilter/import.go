@@ -55,6 +55,7 @@ type importJob struct {
 	tableOK bool // --table given
 	format  format
 	replace bool
+	batch   int // rows per transaction
 	stdout  io.Writer
 	stderr  io.Writer
 }
@@ -64,11 +65,15 @@ func runImport(args []string) error {
 	tableName := fs.String("table", "", "table to import into (block rules for adblock and dnsmasq lists; default block_wildcard there)")
 	formatName := fs.String("format", "auto", "auto, plain, hosts, adblock, dnsmasq, regex or csv")
 	replace := fs.Bool("replace", false, "build a new database with the tables this import writes replaced by the input, and rename it into place")
-	pos, err := parseN(fs, args, 2, -1, "DB --table T [--format F] [--replace] FILE…|-")
+	batch := fs.Int("batch", defaultBatch, "rows per transaction")
+	pos, err := parseN(fs, args, 2, -1, "DB --table T [--format F] [--replace] [--batch N] FILE…|-")
 	if err != nil {
 		return err
 	}
-	job := importJob{replace: *replace, stdout: os.Stdout, stderr: os.Stderr}
+	if *batch < 1 {
+		return fmt.Errorf("--batch must be at least 1, got %d", *batch)
+	}
+	job := importJob{replace: *replace, batch: *batch, stdout: os.Stdout, stderr: os.Stderr}
 	if job.format, err = parseFormat(*formatName); err != nil {
 		return err
 	}
@@ -220,7 +225,7 @@ func (j *importJob) tune(db *database) error {
 // importOne reads one input into db and returns its counts.
 func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *parser, prog *progress) (*counts, error) {
 	c := &counts{reasons: map[string]int64{}}
-	w := newWriter(db)
+	w := newWriter(db, j.batch)
 	defer w.rollback()
 	var o outcome
 	reported := int64(0)

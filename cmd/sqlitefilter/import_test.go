@@ -55,7 +55,7 @@ func gz(t *testing.T, data []byte) []byte {
 func importInto(t *testing.T, db string, table schema.Table, f format, replace bool, files ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	job := importJob{table: table, tableOK: true, format: f, replace: replace, stdout: &out, stderr: &errOut}
+	job := importJob{table: table, tableOK: true, format: f, replace: replace, batch: defaultBatch, stdout: &out, stderr: &errOut}
 	err := job.run(context.Background(), db, files)
 	return out.String(), errOut.String(), err
 }
@@ -245,7 +245,7 @@ func TestImportRefusesWrongTableForFormat(t *testing.T) {
 		t.Error("plain list accepted into domain_alias")
 	}
 	var out, errOut bytes.Buffer
-	job := importJob{format: formatAuto, stdout: &out, stderr: &errOut}
+	job := importJob{format: formatAuto, batch: defaultBatch, stdout: &out, stderr: &errOut}
 	if err := job.run(context.Background(), db, []string{file}); err == nil || !strings.Contains(err.Error(), "--table") {
 		t.Errorf("plain list without --table: %v", err)
 	}

@@ -30,7 +30,7 @@ func runRemove(args []string) error {
 		return err
 	}
 	defer db.Close()
-	w := newWriter(db)
+	w := newWriter(db, 1)
 	defer w.rollback()
 	removed, err := w.remove(t, key)
 	if err != nil {

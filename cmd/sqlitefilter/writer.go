@@ -7,23 +7,26 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-// batchSize is how many rows go into one transaction. Names arrive in random
+// defaultBatch is how many rows go into one transaction (import --batch). Names arrive in random
 // key order, so a batch dirties pages all over the b-tree and each commit
 // writes them all to the WAL: at 10 M rows, batches of 50 000 imported
 // 4.2 M rows/min and batches of 250 000 6.1 M (cmd/sqlitefilter/README.md).
 // A killed import loses at most the batch in progress.
-const batchSize = 250000
+const defaultBatch = 250000
 
 // writer adds and removes rows in either layout, in batched transactions. All
 // values are bound parameters; table and column names come from schema.
 type writer struct {
 	db      *database
+	batch   int // rows per transaction
 	tx      *sql.Tx
 	pending int
 	stmts   map[string]*sql.Stmt // by SQL text, prepared within tx
 }
 
-func newWriter(db *database) *writer { return &writer{db: db, stmts: map[string]*sql.Stmt{}} }
+func newWriter(db *database, batch int) *writer {
+	return &writer{db: db, batch: batch, stmts: map[string]*sql.Stmt{}}
+}
 
 func (w *writer) stmt(q string) (*sql.Stmt, error) {
 	if st, ok := w.stmts[q]; ok {
@@ -122,7 +125,7 @@ func (w *writer) exec(q string, args ...any) (int64, error) {
 // tick commits once a batch is full.
 func (w *writer) tick() error {
 	w.pending++
-	if w.pending < batchSize {
+	if w.pending < w.batch {
 		return nil
 	}
 	return w.commit()
