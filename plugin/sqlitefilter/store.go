@@ -31,6 +31,7 @@ import (
 type Store struct {
 	path    string
 	wal     bool
+	layout  schema.Layout
 	present [schema.NumTables]bool // which tables exist
 
 	conns   chan *conn
@@ -108,6 +109,9 @@ func (s *Store) inspect() error {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	s.wal = mode == "wal"
+	if s.layout, err = detectLayout(s.watcher); err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
 	for _, t := range schema.Tables {
 		n, err := queryString(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type IN ('table','view') AND name = ?", t.Name())
 		if err != nil {
@@ -145,7 +149,7 @@ func (s *Store) newConn(busyMS int) (*conn, error) {
 		if !s.present[t] {
 			continue
 		}
-		q := fmt.Sprintf("SELECT 1 FROM %s WHERE %s = ? LIMIT 1", t.Name(), t.KeyColumn())
+		q := lookupQuery(s.layout, t)
 		st, err := sc.Prepare(q)
 		if err != nil {
 			c.close()
