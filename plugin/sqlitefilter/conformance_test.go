@@ -187,8 +187,8 @@ func conformanceCases() []conformanceCase {
 		{"d.rw.test.", "11.0.0.1"},   // no row
 	} {
 		cs = append(cs, conformanceCase{
-			name: "CIDR rewrite by longest prefix " + c.qname,
-			rows: rowsOf(rewrite4("10.0.0.0/8", "192.0.2.8"), rewrite4("10.1.0.0/16", "192.0.2.16"), rewrite4("10.1.2.3", "192.0.2.32")),
+			name:  "CIDR rewrite by longest prefix " + c.qname,
+			rows:  rowsOf(rewrite4("10.0.0.0/8", "192.0.2.8"), rewrite4("10.1.0.0/16", "192.0.2.16"), rewrite4("10.1.2.3", "192.0.2.32")),
 			qname: c.qname, qtype: dns.TypeA, answer: []string{c.qname + " 300 IN A " + c.want}, ede: noEDE,
 		})
 	}
