@@ -33,10 +33,10 @@ type Row struct {
 
 // NewDBFunc creates a database holding rows and returns its path. The
 // conformance suite takes one, so it can run against another layout.
-type NewDBFunc func(t *testing.T, rows []Row) string
+type NewDBFunc func(t testing.TB, rows []Row) string
 
 // perTypeDB creates a per-type database (schema.Create) with rows.
-func perTypeDB(t *testing.T, rows []Row) string {
+func perTypeDB(t testing.TB, rows []Row) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rules.db")
 	if err := schema.Create(path); err != nil {
@@ -46,7 +46,7 @@ func perTypeDB(t *testing.T, rows []Row) string {
 	return path
 }
 
-func insertRows(t *testing.T, path string, rows []Row) {
+func insertRows(t testing.TB, path string, rows []Row) {
 	t.Helper()
 	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
 	if err != nil {
@@ -103,7 +103,7 @@ type chain struct {
 
 // newChain parses `sqlitefilter PATH { options }`, starts the plugin and waits
 // until its in-memory rules are loaded.
-func newChain(t *testing.T, path, options string, withCache bool) *chain {
+func newChain(t testing.TB, path, options string, withCache bool) *chain {
 	t.Helper()
 	c := caddy.NewTestController("dns", "sqlitefilter "+path+" {\n"+options+"\n}")
 	cfg, err := parse(c)
@@ -130,7 +130,7 @@ func newChain(t *testing.T, path, options string, withCache bool) *chain {
 }
 
 // waitLoaded waits for the background build of the in-memory rules.
-func waitLoaded(t *testing.T, f *SQLiteFilter) {
+func waitLoaded(t testing.TB, f *SQLiteFilter) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); f.rules.Load() == nil; {
 		if time.Now().After(deadline) {

@@ -20,6 +20,7 @@ import (
 
 const (
 	maxExact   = 16 // exact strings a node may expand to before it becomes a match set
+	maxClass   = 8  // characters a class may expand to: [_.-] and [a-e] do, [0-9] does not
 	maxLits    = 16 // literals a pattern may register; more means "no usable literal"
 	minLiteral = 2  // shorter literals would select almost every name
 )
@@ -93,7 +94,26 @@ func (i litInfo) asMatch() []string {
 	if slices.Contains(i.exact, "") {
 		return nil
 	}
-	return i.exact
+	return simplify(i.exact)
+}
+
+// simplify drops from a match set every string that contains another one:
+// a name holding "ads.example" holds "ads", so "ads" alone says as much.
+func simplify(set []string) []string {
+	out := make([]string, 0, len(set))
+	for i, s := range set {
+		implied := false
+		for j, t := range set {
+			if i != j && strings.Contains(s, t) && (len(t) < len(s) || j < i) {
+				implied = true
+				break
+			}
+		}
+		if !implied {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func concatInfo(subs []*syntax.Regexp) litInfo {
@@ -143,7 +163,7 @@ func alternateInfo(subs []*syntax.Regexp) litInfo {
 		if m == nil {
 			return anyInfo
 		}
-		u = union(u, m)
+		u = simplify(union(u, m))
 		if len(u) > maxLits {
 			return anyInfo
 		}
@@ -159,7 +179,7 @@ func classInfo(ranges []rune) litInfo {
 			return anyInfo
 		}
 		for r := ranges[i]; r <= ranges[i+1]; r++ {
-			if out = union(out, []string{lower(string(r))}); len(out) > 4 {
+			if out = union(out, []string{lower(string(r))}); len(out) > maxClass {
 				return anyInfo
 			}
 		}
