@@ -113,7 +113,6 @@ func Decide(src Source, name string) (Verdict, error) {
 	if name == "" {
 		return v, nil
 	}
-	seen := []string{name}
 	for cur := name; ; {
 		action, rule, err := decideName(src, cur)
 		if err != nil {
@@ -138,13 +137,12 @@ func Decide(src Source, name string) (Verdict, error) {
 			}
 			return v, nil
 		}
-		if hop.Name == "" || len(v.Aliases) == MaxAliasChain || containsName(seen, hop.Name) {
+		if hop.Name == "" || len(v.Aliases) == MaxAliasChain || hop.Name == name || visited(v.Aliases, hop.Name) {
 			v.Action, v.Rule, v.Target = ActionAliasFail, hop.Rule, hop.Name
 			return v, nil
 		}
 		v.Aliases = append(v.Aliases, hop)
 		v.Target = hop.Name
-		seen = append(seen, hop.Name)
 		cur = hop.Name
 	}
 }
@@ -216,9 +214,10 @@ func alias(src Lookup, name string, skipped *[]Skipped) (Hop, bool, error) {
 	return Hop{}, false, nil
 }
 
-func containsName(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
+// visited reports whether the chain already went through name.
+func visited(hops []Hop, name string) bool {
+	for _, h := range hops {
+		if h.Name == name {
 			return true
 		}
 	}

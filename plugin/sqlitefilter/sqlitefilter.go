@@ -27,6 +27,7 @@ type SQLiteFilter struct {
 
 	store atomic.Pointer[Store] // nil until OnStartup opened the database
 	rules atomic.Pointer[rules] // nil until the loader built them (ruleset.go)
+	kick  chan struct{}         // the watch tells the loader the data changed
 	stop  chan struct{}
 	done  sync.WaitGroup
 
@@ -60,6 +61,7 @@ func (f *SQLiteFilter) Start() error {
 	}
 	f.store.Store(s)
 	f.stop = make(chan struct{})
+	f.kick = make(chan struct{}, 1)
 	f.done.Add(2)
 	go f.watch(s)
 	go f.load()
@@ -89,8 +91,9 @@ func (f *SQLiteFilter) Stop() error {
 }
 
 // load builds the in-memory rules (ruleset.go) in the background, at once
-// and then whenever the store's generation moves on or the store is
-// replaced, so that start-up never waits for them.
+// and then whenever the store's generation moves on (the watch kicks it) or
+// the store is replaced, so that start-up never waits for them. The ticker
+// retries a failed build and notices a replaced store.
 func (f *SQLiteFilter) load() {
 	defer f.done.Done()
 	t := time.NewTicker(f.cfg.Refresh)
@@ -117,6 +120,7 @@ func (f *SQLiteFilter) load() {
 		select {
 		case <-f.stop:
 			return
+		case <-f.kick:
 		case <-t.C:
 		}
 	}
@@ -132,8 +136,15 @@ func (f *SQLiteFilter) watch(s *Store) {
 		case <-f.stop:
 			return
 		case <-t.C:
-			if _, err := s.Refresh(); err != nil {
+			changed, err := s.Refresh()
+			if err != nil {
 				log.Errorf("%v", err)
+			}
+			if changed {
+				select {
+				case f.kick <- struct{}{}:
+				default: // a rebuild is already due
+				}
 			}
 		}
 	}
