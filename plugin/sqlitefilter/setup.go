@@ -23,6 +23,10 @@ type Config struct {
 	BlockIPv4     netip.Addr
 	BlockIPv6     netip.Addr
 	BlockTTL      uint32
+	AllowUpstream []string // host:port; empty: allowed names go to the next plugin
+	BlockUpstream []string // host:port; empty: fqdn_dns_block names are answered as blocked
+	RegexMax      int      // block_regex patterns held in memory
+	RewriteMax    int      // rows of each ip_rewrite table held in memory
 }
 
 // DefaultConfig is the configuration of a stanza with no options.
@@ -35,6 +39,8 @@ func DefaultConfig() Config {
 		BlockIPv4:     netip.IPv4Unspecified(),
 		BlockIPv6:     netip.IPv6Unspecified(),
 		BlockTTL:      60,
+		RegexMax:      100000,
+		RewriteMax:    100000,
 	}
 }
 
@@ -73,6 +79,10 @@ func setup(c *caddy.Controller) error {
 //	    block_ipv4 ADDR
 //	    block_ipv6 ADDR
 //	    block_ttl SECONDS
+//	    allow_upstream ADDR...
+//	    block_upstream ADDR...
+//	    regex_max N
+//	    rewrite_max N
 //	}
 func parse(c *caddy.Controller) (Config, error) {
 	cfg := DefaultConfig()
@@ -110,7 +120,9 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 		return nil
 	}
 	switch opt {
-	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl":
+	case "allow_upstream", "block_upstream":
+		return parseUpstream(c, opt, args, cfg)
+	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "regex_max", "rewrite_max":
 		if err := one(); err != nil {
 			return err
 		}
@@ -162,8 +174,39 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 			return c.Errf("block_ttl: %q is not a number of seconds from 0 to 604800", v)
 		}
 		cfg.BlockTTL = uint32(n)
+	case "regex_max", "rewrite_max":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10000000 {
+			return c.Errf("%s: %q is not a number of rows from 0 to 10000000", opt, v)
+		}
+		if opt == "regex_max" {
+			cfg.RegexMax = n
+		} else {
+			cfg.RewriteMax = n
+		}
 	default:
 		return c.Errf("unknown option %q", opt)
+	}
+	return nil
+}
+
+func parseUpstream(c *caddy.Controller, opt string, args []string, cfg *Config) error {
+	if len(args) == 0 {
+		return c.Errf("%s: expected at least one ADDR", opt)
+	}
+	dst := &cfg.AllowUpstream
+	if opt == "block_upstream" {
+		dst = &cfg.BlockUpstream
+	}
+	if len(*dst) > 0 {
+		return c.Errf("%s: given twice", opt)
+	}
+	for _, a := range args {
+		hp, err := ParseUpstreamAddr(a)
+		if err != nil {
+			return c.Errf("%s: %v", opt, err)
+		}
+		*dst = append(*dst, hp)
 	}
 	return nil
 }

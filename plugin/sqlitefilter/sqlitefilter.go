@@ -26,13 +26,25 @@ type SQLiteFilter struct {
 	cfg  Config
 
 	store atomic.Pointer[Store] // nil until OnStartup opened the database
+	rules atomic.Pointer[rules] // nil until the loader built them (ruleset.go)
+	kick  chan struct{}         // the watch tells the loader the data changed
 	stop  chan struct{}
 	done  sync.WaitGroup
+
+	allowUp, blockUp *upstreamGroup // nil when not configured
+	skips            *skipReporter
 }
 
 // New returns a handler for cfg. It opens nothing: Start does.
 func New(cfg Config) *SQLiteFilter {
-	return &SQLiteFilter{cfg: cfg}
+	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter()}
+	if len(cfg.AllowUpstream) > 0 {
+		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)
+	}
+	if len(cfg.BlockUpstream) > 0 {
+		f.blockUp = newUpstreamGroup("block_upstream", cfg.BlockUpstream)
+	}
+	return f
 }
 
 // Name implements plugin.Handler.
@@ -49,8 +61,15 @@ func (f *SQLiteFilter) Start() error {
 	}
 	f.store.Store(s)
 	f.stop = make(chan struct{})
-	f.done.Add(1)
+	f.kick = make(chan struct{}, 1)
+	f.done.Add(2)
 	go f.watch(s)
+	go f.load()
+	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
+		if u != nil {
+			u.start()
+		}
+	}
 	return nil
 }
 
@@ -62,7 +81,49 @@ func (f *SQLiteFilter) Stop() error {
 	}
 	close(f.stop)
 	f.done.Wait()
+	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
+		if u != nil {
+			u.stop()
+		}
+	}
+	f.rules.Store(nil)
 	return s.Close()
+}
+
+// load builds the in-memory rules (ruleset.go) in the background, at once
+// and then whenever the store's generation moves on (the watch kicks it) or
+// the store is replaced, so that start-up never waits for them. The ticker
+// retries a failed build and notices a replaced store.
+func (f *SQLiteFilter) load() {
+	defer f.done.Done()
+	t := time.NewTicker(f.cfg.Refresh)
+	defer t.Stop()
+	for {
+		s, cur := f.store.Load(), f.rules.Load()
+		if s != nil && (cur == nil || cur.store != s || cur.gen != s.Generation()) {
+			if cur != nil && cur.store != s {
+				cur = nil
+			}
+			start := time.Now()
+			r, err := loadRules(s, &f.cfg, cur, f.skips)
+			switch {
+			case err != nil:
+				log.Errorf("%v; retrying in %s", err, f.cfg.Refresh)
+			default:
+				f.rules.Store(r)
+				if cur == nil || cur.regex != r.regex || cur.rewrite != r.rewrite {
+					log.Infof("%s: loaded %d regex patterns (%d without a literal to prefilter) and %d address rewrites in %s",
+						s.path, r.regex.Len(), r.regex.Unfiltered(), r.rewrite.Len(), time.Since(start).Round(time.Millisecond))
+				}
+			}
+		}
+		select {
+		case <-f.stop:
+			return
+		case <-f.kick:
+		case <-t.C:
+		}
+	}
 }
 
 // watch notices committed changes every refresh interval.
@@ -75,8 +136,15 @@ func (f *SQLiteFilter) watch(s *Store) {
 		case <-f.stop:
 			return
 		case <-t.C:
-			if _, err := s.Refresh(); err != nil {
+			changed, err := s.Refresh()
+			if err != nil {
 				log.Errorf("%v", err)
+			}
+			if changed {
+				select {
+				case f.kick <- struct{}{}:
+				default: // a rebuild is already due
+				}
 			}
 		}
 	}
@@ -88,31 +156,85 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 	}
 	state := request.Request{W: w, Req: r}
-	v, err := f.decide(Canonical(state.QName()))
+	rs := f.rules.Load()
+	v, err := f.decide(Canonical(state.QName()), rs)
 	if err != nil {
 		dbErrorCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Inc()
 		return dns.RcodeServerFailure, fmt.Errorf("%s: decide %s: %w", pluginName, state.QName(), err)
 	}
+	for _, s := range v.Skipped {
+		f.skips.report(s, "")
+	}
 	requestCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx), v.Action.String()).Inc()
 	switch v.Action {
-	case ActionBlock, ActionBlockUpstream:
-		w.WriteMsg(blockedReply(r, &f.cfg))
-		// The reply is written, even when it is REFUSED.
-		return dns.RcodeSuccess, nil
+	case ActionBlock:
+		return f.serveBlocked(w, r)
+	case ActionBlockUpstream:
+		switch {
+		case f.blockUp == nil:
+			return f.serveBlocked(w, r)
+		case len(v.Aliases) > 0:
+			// The target goes to the block upstream when the chain
+			// asks the server for it.
+			return f.serveAlias(ctx, w, r, v)
+		}
+		return f.blockUp.serve(ctx, f.rewriter(ctx, w, rs), r)
+	case ActionAlias:
+		// The answer for the target was rewritten on its own way
+		// through the chain: no second wrapper here.
+		return f.serveAlias(ctx, w, r, v)
+	case ActionAliasFail:
+		return dns.RcodeServerFailure, nil
+	case ActionAllow:
+		if f.allowUp != nil {
+			return f.allowUp.serve(ctx, f.rewriter(ctx, w, rs), r)
+		}
 	}
-	return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
+	return plugin.NextOrFailure(f.Name(), f.Next, ctx, f.rewriter(ctx, w, rs), r)
 }
 
-func (f *SQLiteFilter) decide(name string) (Verdict, error) {
+// serveBlocked writes the blocked answer (SPEC §4). The reply is written,
+// even when it is REFUSED, so the server must not write another.
+func (f *SQLiteFilter) serveBlocked(w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	w.WriteMsg(blockedReply(r, &f.cfg))
+	return dns.RcodeSuccess, nil
+}
+
+// rewriter wraps w so the answer's addresses are rewritten, when there are
+// rewrites.
+func (f *SQLiteFilter) rewriter(ctx context.Context, w dns.ResponseWriter, rs *rules) dns.ResponseWriter {
+	if rs == nil || rs.rewrite.Len() == 0 {
+		return w
+	}
+	c := addrRewriteCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx))
+	return &rewriteWriter{ResponseWriter: w, rw: rs.rewrite, n: func(n int) { c.Add(float64(n)) }}
+}
+
+// decide runs Decide on a pooled connection, with the regex set of rs (none
+// while it is being built).
+func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 	s := f.store.Load()
 	if s == nil {
 		return Verdict{}, errClosed
 	}
+	var re *RegexSet
+	if rs != nil {
+		re = rs.regex
+	}
 	var v Verdict
-	err := s.View(func(src Source) error {
+	err := s.View(func(l Lookup) error {
 		var err error
-		v, err = Decide(src, name)
+		v, err = Decide(withRegex{l, re}, name)
 		return err
 	})
 	return v, err
 }
+
+// withRegex is the Source of a decision: the rows in SQLite and the regex
+// set in memory.
+type withRegex struct {
+	Lookup
+	re *RegexSet
+}
+
+func (s withRegex) MatchRegex(name string) (string, bool) { return s.re.Match(name) }

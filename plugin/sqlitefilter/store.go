@@ -54,6 +54,7 @@ type StoreOptions struct {
 type conn struct {
 	c     *sqlite3.SQLiteConn
 	has   [schema.NumTables]*sqlite3.SQLiteStmt
+	alias *sqlite3.SQLiteStmt // domain_alias target lookup, prepared on first use (store_alias.go)
 	args  []driver.NamedValue
 	dest  []driver.Value
 	gen   uint64 // generation of the snapshot this connection holds
@@ -166,15 +167,18 @@ func (c *conn) close() {
 			st.Close()
 		}
 	}
+	if c.alias != nil {
+		c.alias.Close()
+	}
 	c.c.Close()
 }
 
 // errClosed is returned by lookups on a closed store.
 var errClosed = errors.New("sqlitefilter: store closed")
 
-// View runs fn with a Source backed by one pooled connection, holding a
+// View runs fn with a Lookup backed by one pooled connection, holding a
 // snapshot no older than the last Refresh.
-func (s *Store) View(fn func(Source) error) error {
+func (s *Store) View(fn func(Lookup) error) error {
 	c, ok := <-s.conns
 	if !ok {
 		return errClosed
