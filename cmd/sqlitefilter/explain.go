@@ -38,12 +38,7 @@ func runExplain(args []string) error {
 		return err
 	}
 	defer store.Close()
-	var v sqlitefilter.Verdict
-	err = store.View(func(src sqlitefilter.Source) error {
-		var err error
-		v, err = sqlitefilter.Decide(src, name)
-		return err
-	})
+	v, err := sqlitefilter.Explain(store, sqlitefilter.DefaultConfig(), name)
 	if err != nil {
 		return fmt.Errorf("decide %s: %w", name, err)
 	}

@@ -329,3 +329,7 @@ func checkSection(name string, got []dns.RR, want []string) error {
 func TestConformancePerTypeLayout(t *testing.T) {
 	runConformance(t, perTypeDB)
 }
+
+func TestConformanceNormalizedLayout(t *testing.T) {
+	runConformance(t, normalizedDB)
+}

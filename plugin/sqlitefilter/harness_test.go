@@ -46,6 +46,18 @@ func perTypeDB(t testing.TB, rows []Row) string {
 	return path
 }
 
+// normalizedDB creates a normalized database (domains + records) and inserts
+// rows through its legacy-named views, as a legacy script would.
+func normalizedDB(t testing.TB, rows []Row) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rules.db")
+	if err := schema.CreateLayout(path, schema.Normalized); err != nil {
+		t.Fatal(err)
+	}
+	insertRows(t, path, rows)
+	return path
+}
+
 func insertRows(t testing.TB, path string, rows []Row) {
 	t.Helper()
 	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
