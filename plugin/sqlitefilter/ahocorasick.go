@@ -66,9 +66,6 @@ func (n *acNode) child(c byte) int32 {
 func (b *acBuilder) build() *acMatcher {
 	m := &acMatcher{nodes: b.nodes}
 	queue := make([]int32, 0, len(m.nodes))
-	for c := range m.root {
-		m.root[c] = 0
-	}
 	for _, e := range m.nodes[0].edges {
 		m.root[e.b] = e.next
 		m.nodes[e.next].fail = 0
@@ -120,9 +117,7 @@ func (m *acMatcher) appendMatches(dst []int32, s string) []int32 {
 			n = m.nodes[n].fail
 		}
 		for d := n; d > 0; d = m.nodes[d].dict {
-			for _, id := range m.nodes[d].out {
-				dst = append(dst, id)
-			}
+			dst = append(dst, m.nodes[d].out...)
 		}
 	}
 	return dst
