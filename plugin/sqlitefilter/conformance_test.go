@@ -326,6 +326,9 @@ func checkSection(name string, got []dns.RR, want []string) error {
 	return nil
 }
 
+// TestConformancePerTypeLayout runs the suite on the per-type layout. Another
+// layout (the normalized one of SPEC §2) gets the same suite with its own
+// NewDBFunc: one that creates that layout and stores the Rows in it.
 func TestConformancePerTypeLayout(t *testing.T) {
 	runConformance(t, perTypeDB)
 }

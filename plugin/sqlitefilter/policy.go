@@ -44,6 +44,7 @@ type Hop struct {
 type Skipped struct {
 	Rule   Rule
 	Reason string
+	Value  string // the unusable value, such as the alias target, when not the key
 }
 
 // Verdict is the decision for one name.
@@ -202,7 +203,7 @@ func alias(src Lookup, name string, skipped *[]Skipped) (Hop, bool, error) {
 		rule := Rule{schema.Alias, s}
 		t, valid := CanonicalTarget(target)
 		if !valid {
-			*skipped = append(*skipped, Skipped{rule, ReasonBadTarget})
+			*skipped = append(*skipped, Skipped{rule, ReasonBadTarget, target})
 			continue
 		}
 		out := name[:len(name)-len(s)] + t // P keeps its trailing dot

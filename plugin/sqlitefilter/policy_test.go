@@ -80,7 +80,7 @@ func TestDecideNamesTheRule(t *testing.T) {
 			Verdict{Action: ActionAliasFail, Rule: Rule{schema.Alias, "b.test"}, Target: "a.test",
 				Aliases: []Hop{al("a.test", "b.test")}}},
 		{"intel.com", rowsOf(aliasRow("intel.com", "-bad target-")),
-			Verdict{Skipped: []Skipped{{Rule{schema.Alias, "intel.com"}, ReasonBadTarget}}}},
+			Verdict{Skipped: []Skipped{{Rule{schema.Alias, "intel.com"}, ReasonBadTarget, "-bad target-"}}}},
 		{strings.Repeat("a.", 70) + "intel.com", aliasRow("intel.com", strings.Repeat("b", 63)+"."+strings.Repeat("c", 63)),
 			Verdict{Action: ActionAliasFail, Rule: Rule{schema.Alias, "intel.com"}}},
 	}

@@ -3,7 +3,6 @@ package sqlitefilter
 import (
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
@@ -46,7 +45,7 @@ func loadRules(s *Store, cfg *Config, prev *rules, rep *skipReporter) (*rules, e
 		b := NewRegexSetBuilder()
 		for _, rw := range r.regexRows {
 			if err := b.Add(rw.key); err != nil {
-				rep.report(Skipped{Rule{schema.BlockRegex, rw.key}, ReasonBadPattern}, err.Error())
+				rep.report(Skipped{Rule: Rule{schema.BlockRegex, rw.key}, Reason: ReasonBadPattern}, err.Error())
 			}
 		}
 		r.regex = b.Build()
@@ -58,7 +57,7 @@ func loadRules(s *Store, cfg *Config, prev *rules, rep *skipReporter) (*rules, e
 		for i, t := range []schema.Table{schema.RewriteV4, schema.RewriteV6} {
 			for _, rw := range r.rewriteRows[i] {
 				if reason := b.Add(t, rw.key, rw.target); reason != "" {
-					rep.report(Skipped{Rule{t, rw.key}, reason}, "target "+strconv.Quote(rw.target))
+					rep.report(Skipped{Rule{t, rw.key}, reason, rw.target}, "")
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package sqlitefilter
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/sqlitefilter/sqlitefilter/schema"
@@ -37,14 +38,17 @@ func (r *skipReporter) report(s Skipped, detail string) {
 	r.seen[s] = struct{}{}
 	r.mu.Unlock()
 	rowsSkipped.WithLabelValues(s.Rule.Table.Name(), s.Reason).Inc()
+	if s.Value != "" {
+		detail = "target " + strconv.Quote(s.Value) + ": " + detail
+	}
 	if detail != "" {
-		detail = ": " + detail
+		detail = ": " + strings.TrimSuffix(detail, ": ")
 	}
 	log.Warningf("%s row %q skipped (%s)%s", s.Rule.Table.Name(), s.Rule.Key, s.Reason, detail)
 }
 
 // reportOverCap says once per table that rows beyond the cap are ignored.
 func (r *skipReporter) reportOverCap(t schema.Table, limit int, option string) {
-	r.report(Skipped{Rule{t, ""}, ReasonOverCap},
+	r.report(Skipped{Rule: Rule{t, ""}, Reason: ReasonOverCap},
 		"the table has more than "+strconv.Itoa(limit)+" rows; only the first are used (raise "+option+")")
 }
