@@ -113,7 +113,7 @@ func (f *SQLiteFilter) load() {
 				f.rules.Store(r)
 				if cur == nil || cur.regex != r.regex || cur.rewrite != r.rewrite {
 					log.Infof("%s: loaded %d regex patterns (%d without a literal to prefilter) and %d address rewrites in %s",
-						s.path, r.regex.Len(), r.regex.Unfiltered(), r.rewrite.Len(), time.Since(start).Round(time.Millisecond))
+						s.path, r.regex.Len(), r.regex.Unfiltered(), r.rewrite.Len(), time.Since(start).Round(time.Microsecond))
 				}
 			}
 		}
