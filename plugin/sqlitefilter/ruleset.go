@@ -19,6 +19,9 @@ type rules struct {
 	gen     uint64
 	regex   *RegexSet
 	rewrite *AddrRewrites
+	// noAliases: domain_alias had no row in generation gen, so queries of
+	// that generation need not probe it.
+	noAliases bool
 	// rows read, to skip recompiling when a change touched other tables
 	regexRows   []row
 	rewriteRows [2][]row
@@ -39,6 +42,11 @@ func loadRules(s *Store, cfg *Config, prev *rules, rep *skipReporter) (*rules, e
 			return nil, err
 		}
 	}
+	hasAlias, err := s.Scan(schema.Alias, 0, func(string, string) {})
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", schema.Alias.Name(), err)
+	}
+	r.noAliases = !hasAlias
 	if prev != nil && slices.Equal(prev.regexRows, r.regexRows) {
 		r.regex = prev.regex
 	} else {

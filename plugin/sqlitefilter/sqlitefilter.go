@@ -217,24 +217,36 @@ func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 	if s == nil {
 		return Verdict{}, errClosed
 	}
-	var re *RegexSet
+	src := withRules{}
 	if rs != nil {
-		re = rs.regex
+		src.re = rs.regex
+		// Trusted only for the generation it was read in: a new alias
+		// row is never missed because of it.
+		src.noAliases = rs.noAliases && rs.store == s && rs.gen == s.Generation()
 	}
 	var v Verdict
 	err := s.View(func(l Lookup) error {
+		src.Lookup = l
 		var err error
-		v, err = Decide(withRegex{l, re}, name)
+		v, err = Decide(src, name)
 		return err
 	})
 	return v, err
 }
 
-// withRegex is the Source of a decision: the rows in SQLite and the regex
-// set in memory.
-type withRegex struct {
+// withRules is the Source of a decision: the rows in SQLite and what the
+// loader knows in memory (the regex set, whether there are aliases).
+type withRules struct {
 	Lookup
-	re *RegexSet
+	re        *RegexSet
+	noAliases bool
 }
 
-func (s withRegex) MatchRegex(name string) (string, bool) { return s.re.Match(name) }
+func (s withRules) MatchRegex(name string) (string, bool) { return s.re.Match(name) }
+
+func (s withRules) AliasTarget(name string) (string, bool, error) {
+	if s.noAliases {
+		return "", false, nil
+	}
+	return s.Lookup.AliasTarget(name)
+}

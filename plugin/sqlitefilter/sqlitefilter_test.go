@@ -184,3 +184,22 @@ func BenchmarkDecideNoMatchRegex10k(b *testing.B) {
 	}
 	reportPercentiles(b, d)
 }
+
+// TestNewAliasIsNotMissedByAStaleNoAliasFlag: the loader's "no alias rows"
+// only holds for the generation it was read in.
+func TestNewAliasIsNotMissedByAStaleNoAliasFlag(t *testing.T) {
+	path := perTypeDB(t, nil)
+	c := newChain(t, path, "refresh 1h", false)
+	rs := c.f.rules.Load()
+	if !rs.noAliases {
+		t.Fatal("an empty domain_alias should be known empty")
+	}
+	insertRows(t, path, aliasRow("intel.com", "keweon.center"))
+	if changed, err := c.f.store.Load().Refresh(); err != nil || !changed {
+		t.Fatalf("Refresh = %t, %v", changed, err)
+	}
+	v, err := c.f.decide("www.intel.com", rs) // rules of the previous generation
+	if err != nil || v.Action != ActionAlias || v.Target != "www.keweon.center" {
+		t.Fatalf("verdict %+v, %v; want the new alias", v, err)
+	}
+}
