@@ -12,7 +12,7 @@ func Explain(s *Store, cfg Config, name string) (Verdict, error) {
 	var v Verdict
 	err = s.View(func(l Lookup) error {
 		var err error
-		v, err = Decide(withRegex{l, rs.regex}, Canonical(name))
+		v, err = Decide(withRules{Lookup: l, re: rs.regex}, Canonical(name))
 		return err
 	})
 	return v, err
