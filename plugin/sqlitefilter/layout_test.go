@@ -97,7 +97,7 @@ func BenchmarkDecideLayouts(b *testing.B) {
 		for _, name := range []string{"a.b.host-4242.bench.example", "a.b.host-x.bench.example"} {
 			b.Run(l.String()+"/"+name, func(b *testing.B) {
 				for b.Loop() {
-					s.View(func(l Lookup) error { _, err := Decide(withRegex{l, nil}, name); return err })
+					s.View(func(l Lookup) error { _, err := Decide(withRules{Lookup: l}, name); return err })
 				}
 			})
 		}
