@@ -20,7 +20,8 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-// binaryPath is the CoreDNS binary built once for the whole run by TestMain.
+// binaryPath is the CoreDNS binary built once for the whole run by TestMain,
+// linked statically as the release is.
 var binaryPath string
 
 func TestMain(m *testing.M) {
@@ -30,8 +31,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binaryPath = filepath.Join(dir, "coredns")
-	build := exec.Command("go", "build", "-o", binaryPath, "./build/coredns")
-	build.Dir = ".."
+	// The tests run the binary that ships: the static build (static_test.go).
+	build := staticBuild(binaryPath)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build coredns:", err)
@@ -132,13 +133,20 @@ func startServer(t testing.TB, corefile string) *server {
 // error, with the server's output, when the server exits or never answers.
 func tryStartServer(t testing.TB, corefile string) (*server, error) {
 	t.Helper()
+	return tryStartBinary(t, binaryPath, corefile)
+}
+
+// tryStartBinary is tryStartServer with another CoreDNS binary, such as the
+// one unpacked from the container image.
+func tryStartBinary(t testing.TB, binary, corefile string) (*server, error) {
+	t.Helper()
 	port := freePort(t)
 	conf := filepath.Join(t.TempDir(), "Corefile")
 	if err := os.WriteFile(conf, []byte(strings.ReplaceAll(corefile, "{PORT}", fmt.Sprint(port))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := &server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, output: &lockedBuffer{}, conf: conf}
-	s.cmd = exec.Command(binaryPath, "-conf", conf)
+	s.cmd = exec.Command(binary, "-conf", conf)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
