@@ -93,6 +93,37 @@ func makeDB(t *testing.T, row, journalMode string) []byte {
 	return b
 }
 
+// shell is how fetch.sh is run: by the host's sh with its tools, or by
+// busybox's ash with busybox's tools, as in the curl image the manifests use.
+type shell struct {
+	name string
+	path string // PATH for the script; "" keeps the test's
+}
+
+// shells returns the shells to run fetch.sh with; busybox is skipped by name
+// when it is not installed.
+func shells(t *testing.T) []shell {
+	t.Helper()
+	out := []shell{{name: "sh"}}
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Logf("%s: busybox is not installed (apt-get install busybox): fetch.sh is not run with busybox's ash and tools", t.Name())
+		return out
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command(bb, "--install", "-s", dir).CombinedOutput(); err != nil {
+		t.Fatalf("busybox --install: %v\n%s", err, out)
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(curl, filepath.Join(dir, "curl")); err != nil {
+		t.Fatal(err)
+	}
+	return append(out, shell{name: "busybox", path: dir})
+}
+
 // fetchScript writes the ConfigMap's fetch.sh to a file and returns its path.
 func fetchScript(t *testing.T) string {
 	t.Helper()
@@ -110,9 +141,13 @@ func fetchScript(t *testing.T) string {
 	return path
 }
 
-func fetchCmd(script, url, dbPath, mode string) *exec.Cmd {
+func (sh shell) fetchCmd(script, url, dbPath, mode string) *exec.Cmd {
 	cmd := exec.Command("sh", script, mode)
 	cmd.Env = append(os.Environ(), "DB_URL="+url+"/dns.db", "DB_PATH="+dbPath, "INTERVAL=0.2")
+	if sh.path != "" {
+		cmd.Path = filepath.Join(sh.path, "sh")
+		cmd.Env = append(cmd.Env, "PATH="+sh.path)
+	}
 	return cmd
 }
 
@@ -133,10 +168,16 @@ func blockedRow(t *testing.T, path string) string {
 
 func TestFetchInstallsOnlyVerifiedRollbackJournalDatabases(t *testing.T) {
 	script := fetchScript(t)
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) { testFetchInstalls(t, sh, script) })
+	}
+}
+
+func testFetchInstalls(t *testing.T, sh shell, script string) {
 	pub := newPublisher(t)
 	dbPath := filepath.Join(t.TempDir(), "dns.db")
 	once := func() (string, error) {
-		out, err := fetchCmd(script, pub.srv.URL, dbPath, "once").CombinedOutput()
+		out, err := sh.fetchCmd(script, pub.srv.URL, dbPath, "once").CombinedOutput()
 		return string(out), err
 	}
 
@@ -194,10 +235,16 @@ func TestFetchInstallsOnlyVerifiedRollbackJournalDatabases(t *testing.T) {
 
 func TestFetchLoopSwapsUnderAnOpenReaderAndStopsOnTERM(t *testing.T) {
 	script := fetchScript(t)
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) { testFetchLoop(t, sh, script) })
+	}
+}
+
+func testFetchLoop(t *testing.T, sh shell, script string) {
 	pub := newPublisher(t)
 	dbPath := filepath.Join(t.TempDir(), "dns.db")
 	pub.publish(makeDB(t, "one.example", "delete"), "")
-	if out, err := fetchCmd(script, pub.srv.URL, dbPath, "once").CombinedOutput(); err != nil {
+	if out, err := sh.fetchCmd(script, pub.srv.URL, dbPath, "once").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 
@@ -220,7 +267,7 @@ func TestFetchLoopSwapsUnderAnOpenReaderAndStopsOnTERM(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	loop := fetchCmd(script, pub.srv.URL, dbPath, "loop")
+	loop := sh.fetchCmd(script, pub.srv.URL, dbPath, "loop")
 	loop.Stdout, loop.Stderr = &out, &out
 	if err := loop.Start(); err != nil {
 		t.Fatal(err)
