@@ -1,0 +1,94 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter"
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// The shard commands register themselves here rather than in main.go's
+// table, which other work edits at the same time.
+func init() {
+	commands = append(commands,
+		command{"split", "split SRC SHARD…   split SRC into shards by key hash (SHARD order = shard number)", runSplit},
+		command{"explain-shards", "explain-shards NAME SHARD…   explain over shards made by split", runExplainShards},
+	)
+}
+
+// runSplit splits a database into shards: each row goes to the shard
+// schema.ShardOf picks for its key, block_regex and the address rewrites to
+// the first. The shards are written next to their destinations and renamed
+// into place only when all are complete.
+func runSplit(args []string) error {
+	fs := flag.NewFlagSet("split", flag.ContinueOnError)
+	pos, err := parseN(fs, args, 2, -1, "SRC SHARD…")
+	if err != nil {
+		return err
+	}
+	src, dsts := pos[0], pos[1:]
+	seen := map[string]bool{}
+	for _, d := range dsts {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return err
+		}
+		if seen[abs] {
+			return fmt.Errorf("%s named twice", d)
+		}
+		if srcAbs, _ := filepath.Abs(src); abs == srcAbs {
+			return fmt.Errorf("%s is the source", d)
+		}
+		seen[abs] = true
+	}
+	if err := schema.Split(src, dsts); err != nil {
+		return err
+	}
+	fmt.Printf("%s: split into %d shards\n", src, len(dsts))
+	return nil
+}
+
+// runExplainShards is explain over the shards of one database, in shard
+// order, through the same decision code as the server.
+func runExplainShards(args []string) error {
+	fs := flag.NewFlagSet("explain-shards", flag.ContinueOnError)
+	pos, err := parseN(fs, args, 2, -1, "NAME SHARD…")
+	if err != nil {
+		return err
+	}
+	name, err := canonicalName(pos[0])
+	if err != nil {
+		name = sqlitefilter.Canonical(pos[0])
+	}
+	sh, err := sqlitefilter.OpenShards(pos[1:], sqlitefilter.StoreOptions{Pool: 1, BusyTimeoutMS: 5000})
+	if err != nil {
+		return err
+	}
+	defer sh.Close()
+	v, err := sqlitefilter.ExplainShards(sh, sqlitefilter.DefaultConfig(), name)
+	if err != nil {
+		return fmt.Errorf("decide %s: %w", name, err)
+	}
+	fmt.Printf("name:    %s\n", name)
+	fmt.Printf("shard:   %d of %d\n", schema.ShardOf(name, len(sh)), len(sh))
+	fmt.Printf("verdict: %s\n", v.Action)
+	if v.Action == sqlitefilter.ActionPass {
+		return nil
+	}
+	fmt.Printf("rule:    %s (shard %d)\n", v.Rule, ruleShard(v.Rule, len(sh)))
+	if v.Target != "" {
+		fmt.Printf("target:  %s\n", v.Target)
+	}
+	fmt.Printf("detail:  %+v\n", v)
+	return nil
+}
+
+// ruleShard is the shard that holds a rule's row.
+func ruleShard(r sqlitefilter.Rule, n int) int {
+	if schema.InMemoryTable(r.Table) {
+		return 0
+	}
+	return schema.ShardOf(r.Key, n)
+}

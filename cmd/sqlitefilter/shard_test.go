@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// runMain runs this command in a subprocess and returns its output.
+func runMain(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SQLITEFILTER_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+var verdictLines = regexp.MustCompile(`(?m)^(verdict|rule|target):.*$`)
+
+func TestSplitThenExplainShardsAgreesWithExplain(t *testing.T) {
+	src := newTestDB(t, schema.PerType, `
+		INSERT INTO block_wildcard (Domain) VALUES ('doubleclick.net'), ('tracker.example');
+		INSERT INTO block_exact (Domain) VALUES ('ads.example.com');
+		INSERT INTO fqdn_dns_allow (Domain) VALUES ('good.doubleclick.net');
+		INSERT INTO domain_alias (Source_Domain, Target_Domain) VALUES ('intel.com', 'keweon.center');
+		INSERT INTO block_regex (Pattern) VALUES ('^ad[0-9]+\.');`)
+	dir := t.TempDir()
+	var shards []string
+	for i := range 3 {
+		shards = append(shards, filepath.Join(dir, fmt.Sprintf("shard-%d.db", i)))
+	}
+	if out, err := runMain(t, append([]string{"split", src}, shards...)...); err != nil {
+		t.Fatalf("split: %v\n%s", err, out)
+	}
+	for _, name := range []string{"x.ad.doubleclick.net", "good.doubleclick.net", "ads.example.com", "www.intel.com", "ad7.example.org", "www.example.org"} {
+		want, err := runMain(t, "explain", src, name)
+		if err != nil {
+			t.Fatalf("explain %s: %v\n%s", name, err, want)
+		}
+		got, err := runMain(t, append([]string{"explain-shards", name}, shards...)...)
+		if err != nil {
+			t.Fatalf("explain-shards %s: %v\n%s", name, err, got)
+		}
+		stripShard := regexp.MustCompile(` \(shard \d+\)`)
+		w := verdictLines.FindAllString(want, -1)
+		g := verdictLines.FindAllString(stripShard.ReplaceAllString(got, ""), -1)
+		if strings.Join(g, "\n") != strings.Join(w, "\n") || len(w) == 0 {
+			t.Errorf("%s: explain-shards says\n%s\nexplain says\n%s", name, got, want)
+		}
+	}
+	out, _ := runMain(t, append([]string{"explain-shards", "x.doubleclick.net"}, shards...)...)
+	if want := fmt.Sprintf("rule:    block_wildcard doubleclick.net (shard %d)", schema.ShardOf("doubleclick.net", 3)); !strings.Contains(out, want) {
+		t.Errorf("explain-shards does not name the rule's shard %q:\n%s", want, out)
+	}
+}
+
+func TestSplitRefusesAmbiguousDestinations(t *testing.T) {
+	src := newTestDB(t, schema.PerType, "")
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.db")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no shard", []string{src}, "usage"},
+		{"a shard twice", []string{src, a, a}, "named twice"},
+		{"the source as a shard", []string{src, a, src}, "is the source"},
+	}
+	for _, tc := range tests {
+		out, err := runMain(t, append([]string{"split"}, tc.args...)...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: %v, output %q, want an error with %q", tc.name, err, out, tc.want)
+		}
+	}
+	if _, err := os.Stat(a); err == nil {
+		t.Error("a refused split wrote a shard")
+	}
+}

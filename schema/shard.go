@@ -1,0 +1,212 @@
+package schema
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+)
+
+// ShardOf returns the shard, from 0 to n-1, that holds the row whose key is
+// key when a database is split into n files: FNV-1a (64 bits) of the key's
+// bytes, modulo n. It decides where rows live on disk, so it must never
+// change. The key is the row's canonical name (or address), so the decision
+// finds every suffix of a query in the shard of that suffix.
+func ShardOf(key string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return int(h.Sum64() % uint64(n))
+}
+
+// InMemoryTable reports whether the plugin loads table t whole into memory
+// rather than probing it by key (block_regex and the address rewrites). A
+// split puts those rows in shard 0, where the plugin reads them.
+func InMemoryTable(t Table) bool {
+	return t == BlockRegex || t == RewriteV4 || t == RewriteV6
+}
+
+// splitBatch is how many rows a shard receives per transaction.
+const splitBatch = 100_000
+
+// Split copies every rule of the database at src into len(dsts) per-type
+// shard databases: a row of a probed table goes to dsts[ShardOf(key, n)],
+// an in-memory table's rows to dsts[0]. Each shard is built in
+// rollback-journal mode next to its destination, and the shards are renamed
+// into place (Replace) only once all of them are complete; a failure leaves
+// every destination as it was. src is only read, in either layout.
+//
+// The renames are atomic one by one, not together: a server reading the
+// shards while they are replaced may see some new and some old shards for
+// up to one refresh interval.
+func Split(src string, dsts []string) error {
+	if len(dsts) == 0 {
+		return errors.New("split: no destination")
+	}
+	tmps := make([]string, len(dsts))
+	for i, dst := range dsts {
+		tmps[i] = TempPath(dst)
+		RemoveTemp(tmps[i])
+	}
+	cleanup := func() {
+		for _, tmp := range tmps {
+			RemoveTemp(tmp)
+		}
+	}
+	if err := split(src, tmps); err != nil {
+		cleanup()
+		return fmt.Errorf("split %s: %w", src, err)
+	}
+	for i, dst := range dsts {
+		if err := Replace(tmps[i], dst); err != nil {
+			cleanup()
+			return err
+		}
+	}
+	return nil
+}
+
+// shardWriter is one shard being built: its connection, the open batch and
+// a prepared insert per table.
+type shardWriter struct {
+	db   *sql.DB
+	tx   *sql.Tx
+	ins  map[Table]*sql.Stmt
+	rows int // rows in the open batch
+}
+
+func split(src string, tmps []string) error {
+	in, err := sql.Open("sqlite3", DSN(src, "mode=ro"))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if _, err := Detect(in); err != nil {
+		return err
+	}
+	present, err := Present(in)
+	if err != nil {
+		return err
+	}
+	shards := make([]*shardWriter, len(tmps))
+	defer func() {
+		for _, w := range shards {
+			if w != nil {
+				if w.tx != nil {
+					w.tx.Rollback()
+				}
+				w.db.Close()
+			}
+		}
+	}()
+	for i, tmp := range tmps {
+		if err := create(tmp, PerType, "DELETE"); err != nil {
+			return fmt.Errorf("create %s: %w", tmp, err)
+		}
+		db, err := sql.Open("sqlite3", DSN(tmp, "mode=rw"))
+		if err != nil {
+			return err
+		}
+		db.SetMaxOpenConns(1)
+		shards[i] = &shardWriter{db: db}
+		if _, err := db.Exec("PRAGMA synchronous=OFF"); err != nil {
+			return err
+		}
+	}
+	for _, t := range Tables {
+		if !present[t] {
+			continue
+		}
+		if err := splitTable(in, t, shards); err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+	}
+	for _, w := range shards {
+		if err := w.commit(); err != nil {
+			return err
+		}
+		if err := w.db.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitTable streams table t of in into the shards.
+func splitTable(in *sql.DB, t Table, shards []*shardWriter) error {
+	cols := t.KeyColumn()
+	if t.TargetColumn() != "" {
+		cols += ", " + t.TargetColumn()
+	}
+	rows, err := in.Query(fmt.Sprintf("SELECT %s FROM %s", cols, t.Name()))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	params := "?"
+	if t.TargetColumn() != "" {
+		params = "?, ?"
+	}
+	insert := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", t.Name(), cols, params)
+	for rows.Next() {
+		var key string
+		var target sql.NullString
+		dest := []any{&key}
+		if t.TargetColumn() != "" {
+			dest = append(dest, &target)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		w := shards[0]
+		if !InMemoryTable(t) {
+			w = shards[ShardOf(key, len(shards))]
+		}
+		args := []any{key}
+		if t.TargetColumn() != "" {
+			args = append(args, target)
+		}
+		if err := w.insert(t, insert, args); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (w *shardWriter) insert(t Table, query string, args []any) error {
+	if w.tx == nil {
+		tx, err := w.db.Begin()
+		if err != nil {
+			return err
+		}
+		w.tx, w.ins = tx, map[Table]*sql.Stmt{}
+	}
+	st, ok := w.ins[t]
+	if !ok {
+		var err error
+		if st, err = w.tx.Prepare(query); err != nil {
+			return err
+		}
+		w.ins[t] = st
+	}
+	if _, err := st.Exec(args...); err != nil {
+		return err
+	}
+	w.rows++
+	if w.rows >= splitBatch {
+		return w.commit()
+	}
+	return nil
+}
+
+// commit ends the open batch, if any.
+func (w *shardWriter) commit() error {
+	if w.tx == nil {
+		return nil
+	}
+	err := w.tx.Commit()
+	w.tx, w.ins, w.rows = nil, nil, 0
+	return err
+}

@@ -1,0 +1,192 @@
+package schema
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The values are fixed forever: they say where existing shard files keep
+// their rows. A change of ShardOf must fail here.
+func TestShardOfIsStable(t *testing.T) {
+	tests := []struct {
+		key              string
+		wantMod2, want16 int
+	}{
+		{"example.com", 0, 6},
+		{"doubleclick.net", 1, 13},
+		{"ads.example.com", 0, 14},
+		{"xn--bcher-kva.example", 0, 4},
+		{"2001:db8::1", 1, 7},
+	}
+	for _, tc := range tests {
+		if got := ShardOf(tc.key, 2); got != tc.wantMod2 {
+			t.Errorf("ShardOf(%q, 2) = %d, want %d", tc.key, got, tc.wantMod2)
+		}
+		if got := ShardOf(tc.key, 16); got != tc.want16 {
+			t.Errorf("ShardOf(%q, 16) = %d, want %d", tc.key, got, tc.want16)
+		}
+		if got := ShardOf(tc.key, 1); got != 0 {
+			t.Errorf("ShardOf(%q, 1) = %d, want 0", tc.key, got)
+		}
+	}
+}
+
+func TestSplitPutsEveryRowInItsShardAndLosesNone(t *testing.T) {
+	for _, layout := range []Layout{PerType, Normalized} {
+		t.Run(layout.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "src.db")
+			if err := CreateLayout(src, layout); err != nil {
+				t.Fatal(err)
+			}
+			db, err := sql.Open("sqlite3", DSN(src, "mode=rw"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				"INSERT INTO block_exact (Domain) VALUES ('ads.example.com'), ('a.example.org'), ('b.example.org'), ('c.example.org')",
+				"INSERT INTO block_wildcard (Domain) VALUES ('doubleclick.net'), ('example.com'), ('tracker.example'), ('x.y.z')",
+				"INSERT INTO fqdn_dns_allow (Domain) VALUES ('good.doubleclick.net')",
+				"INSERT INTO fqdn_dns_block (Domain) VALUES ('malware.example')",
+				"INSERT INTO domain_alias (Source_Domain, Target_Domain) VALUES ('intel.com', 'keweon.center'), ('a.example', 'b.example')",
+				"INSERT INTO block_regex (Pattern) VALUES ('^ad[0-9]+\\.'), ('tracking')",
+				"INSERT INTO ip_rewrite_v4 (Source_IPv4, Target_IPv4) VALUES ('192.0.2.1', '198.51.100.1')",
+				"INSERT INTO ip_rewrite_v6 (Source_IPv6, Target_IPv6) VALUES ('2001:db8::1', '2001:db8::2')",
+			} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db.Close()
+			want := tableRows(t, src)
+
+			const n = 3
+			var dsts []string
+			for i := range n {
+				dsts = append(dsts, filepath.Join(dir, fmt.Sprintf("shard-%d.db", i)))
+			}
+			if err := Split(src, dsts); err != nil {
+				t.Fatal(err)
+			}
+			got := map[Table][]row{}
+			for i, dst := range dsts {
+				for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+					if _, err := os.Stat(dst + suffix); err == nil {
+						t.Errorf("%s%s left next to the shard", dst, suffix)
+					}
+				}
+				if mode := journalMode(t, dst); mode != "delete" {
+					t.Errorf("shard %d in journal mode %s, want delete (safe to rename over a live file)", i, mode)
+				}
+				for tbl, rows := range tableRows(t, dst) {
+					for _, r := range rows {
+						wantShard := ShardOf(r.key, n)
+						if InMemoryTable(tbl) {
+							wantShard = 0
+						}
+						if i != wantShard {
+							t.Errorf("%s %q in shard %d, want %d", tbl, r.key, i, wantShard)
+						}
+					}
+					got[tbl] = append(got[tbl], rows...)
+				}
+			}
+			for _, tbl := range Tables {
+				if !sameRows(got[tbl], want[tbl]) {
+					t.Errorf("%s: shards hold %v, source %v", tbl, got[tbl], want[tbl])
+				}
+			}
+		})
+	}
+}
+
+func TestFailedSplitLeavesTheDestinationsAlone(t *testing.T) {
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "shard-0.db")
+	if err := os.WriteFile(dst, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Split(filepath.Join(dir, "missing.db"), []string{dst, filepath.Join(dir, "shard-1.db")}); err == nil {
+		t.Fatal("split of a missing database succeeded")
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "old" {
+		t.Errorf("destination changed to %q", b)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.new-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+type row struct{ key, target string }
+
+func tableRows(t *testing.T, path string) map[Table][]row {
+	t.Helper()
+	db, err := sql.Open("sqlite3", DSN(path, "mode=ro"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	present, err := Present(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[Table][]row{}
+	for _, tbl := range Tables {
+		if !present[tbl] {
+			continue
+		}
+		target := "''"
+		if tbl.TargetColumn() != "" {
+			target = tbl.TargetColumn()
+		}
+		rows, err := db.Query("SELECT " + tbl.KeyColumn() + ", " + target + " FROM " + tbl.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.key, &r.target); err != nil {
+				t.Fatal(err)
+			}
+			out[tbl] = append(out[tbl], r)
+		}
+		rows.Close()
+	}
+	return out
+}
+
+func sameRows(a, b []row) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	count := map[row]int{}
+	for _, r := range a {
+		count[r]++
+	}
+	for _, r := range b {
+		count[r]--
+	}
+	for _, c := range count {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func journalMode(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", DSN(path, "mode=ro"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	return mode
+}
