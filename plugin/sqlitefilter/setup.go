@@ -23,7 +23,23 @@ type Config struct {
 	BlockIPv4     netip.Addr
 	BlockIPv6     netip.Addr
 	BlockTTL      uint32
+	OnError       OnError
 }
+
+// OnError is what a query gets when the database cannot be read.
+type OnError uint8
+
+const (
+	// FailClosed answers SERVFAIL: a filter that cannot read its rules lets
+	// nothing through that it might have blocked.
+	FailClosed OnError = iota
+	// FailOpen passes the query to the next plugin, unfiltered.
+	FailOpen
+)
+
+var onErrorNames = [...]string{FailClosed: "fail_closed", FailOpen: "fail_open"}
+
+func (o OnError) String() string { return onErrorNames[o] }
 
 // DefaultConfig is the configuration of a stanza with no options.
 func DefaultConfig() Config {
@@ -35,6 +51,7 @@ func DefaultConfig() Config {
 		BlockIPv4:     netip.IPv4Unspecified(),
 		BlockIPv6:     netip.IPv6Unspecified(),
 		BlockTTL:      60,
+		OnError:       FailClosed,
 	}
 }
 
@@ -73,6 +90,7 @@ func setup(c *caddy.Controller) error {
 //	    block_ipv4 ADDR
 //	    block_ipv6 ADDR
 //	    block_ttl SECONDS
+//	    on_error fail_closed|fail_open
 //	}
 func parse(c *caddy.Controller) (Config, error) {
 	cfg := DefaultConfig()
@@ -110,7 +128,7 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 		return nil
 	}
 	switch opt {
-	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl":
+	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "on_error":
 		if err := one(); err != nil {
 			return err
 		}
@@ -162,6 +180,16 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 			return c.Errf("block_ttl: %q is not a number of seconds from 0 to 604800", v)
 		}
 		cfg.BlockTTL = uint32(n)
+	case "on_error":
+		found := false
+		for i, name := range onErrorNames {
+			if v == name {
+				cfg.OnError, found = OnError(i), true
+			}
+		}
+		if !found {
+			return c.Errf("on_error: %q is not one of fail_closed, fail_open", v)
+		}
 	default:
 		return c.Errf("unknown option %q", opt)
 	}

@@ -41,6 +41,12 @@ func TestParse(t *testing.T) {
 		{`sqlitefilter /data/dns.db {
 			block_response refused
 		}`, withDefaults(func(c *Config) { c.BlockResponse = Refused })},
+		{`sqlitefilter /data/dns.db {
+			on_error fail_open
+		}`, withDefaults(func(c *Config) { c.OnError = FailOpen })},
+		{`sqlitefilter /data/dns.db {
+			on_error fail_closed
+		}`, withDefaults(func(c *Config) { c.OnError = FailClosed })},
 	}
 	for _, tc := range tests {
 		got, err := parse(caddy.NewTestController("dns", tc.input))
@@ -68,6 +74,8 @@ func TestParseErrorsNameTheProblem(t *testing.T) {
 		{"sqlitefilter a.db {\nblock_ipv4 ::1\n}", "block_ipv4"},
 		{"sqlitefilter a.db {\nblock_ipv6 10.0.0.1\n}", "block_ipv6"},
 		{"sqlitefilter a.db {\nblock_ttl -5\n}", "block_ttl"},
+		{"sqlitefilter a.db {\non_error ignore\n}", "on_error"},
+		{"sqlitefilter a.db {\non_error\n}", "on_error"},
 		{"sqlitefilter a.db {\nfrobnicate\n}", `unknown option "frobnicate"`},
 		{"sqlitefilter a.db\nsqlitefilter b.db", "only be used once"},
 	}

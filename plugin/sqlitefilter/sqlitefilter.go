@@ -4,10 +4,10 @@ package sqlitefilter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -25,62 +25,51 @@ type SQLiteFilter struct {
 	Next plugin.Handler
 	cfg  Config
 
-	store atomic.Pointer[Store] // nil until OnStartup opened the database
-	stop  chan struct{}
-	done  sync.WaitGroup
+	// store is the open database, replaced whole when the file is swapped;
+	// nil until a first open succeeded, so Ready is false until then.
+	store  atomic.Pointer[Store]
+	errors *errorLog
+	stop   chan struct{}
+	done   sync.WaitGroup
 }
 
 // New returns a handler for cfg. It opens nothing: Start does.
 func New(cfg Config) *SQLiteFilter {
-	return &SQLiteFilter{cfg: cfg}
+	return &SQLiteFilter{cfg: cfg, errors: newErrorLog(errorLogInterval)}
 }
 
 // Name implements plugin.Handler.
 func (f *SQLiteFilter) Name() string { return pluginName }
 
-// Start opens the database and starts watching it for changes.
+// Start opens the database and starts watching it. A database that cannot be
+// opened does not stop the server: the watcher keeps trying every refresh
+// interval, queries meanwhile follow on_error, and Ready stays false, so a
+// Kubernetes readiness probe holds traffic back until the file arrives (an
+// init container or a sidecar may still be writing it).
 func (f *SQLiteFilter) Start() error {
-	s, err := OpenStore(f.cfg.Path, StoreOptions{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond)})
-	if err != nil {
-		return fmt.Errorf("%w; create it with `sqlitefilter init %s`, or fix the path in the Corefile", err, f.cfg.Path)
-	}
-	for _, t := range s.Missing() {
-		log.Infof("%s: table %s is missing, so its rules are empty", f.cfg.Path, t)
-	}
-	f.store.Store(s)
+	f.open()
 	f.stop = make(chan struct{})
 	f.done.Add(1)
-	go f.watch(s)
+	go f.watch()
 	return nil
 }
 
 // Stop stops watching and closes the database.
 func (f *SQLiteFilter) Stop() error {
-	s := f.store.Swap(nil)
-	if s == nil {
+	if f.stop == nil {
 		return nil
 	}
 	close(f.stop)
 	f.done.Wait()
-	return s.Close()
+	f.stop = nil
+	if s := f.store.Swap(nil); s != nil {
+		return s.Close()
+	}
+	return nil
 }
 
-// watch notices committed changes every refresh interval.
-func (f *SQLiteFilter) watch(s *Store) {
-	defer f.done.Done()
-	t := time.NewTicker(f.cfg.Refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-			if _, err := s.Refresh(); err != nil {
-				log.Errorf("%v", err)
-			}
-		}
-	}
-}
+// errNotOpen is the error of a lookup before the database was ever opened.
+var errNotOpen = errors.New("sqlitefilter: database not open")
 
 // ServeDNS implements plugin.Handler.
 func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
@@ -89,9 +78,18 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	}
 	state := request.Request{W: w, Req: r}
 	v, err := f.decide(Canonical(state.QName()))
+	record(ctx, v, err)
 	if err != nil {
 		dbErrorCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Inc()
-		return dns.RcodeServerFailure, fmt.Errorf("%s: decide %s: %w", pluginName, state.QName(), err)
+		if !errors.Is(err, errNotOpen) { // the watcher logs why it is not open
+			f.errors.Log(fmt.Errorf("look up %s: %w", f.cfg.Path, err))
+		}
+		if f.cfg.OnError == FailOpen {
+			return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
+		}
+		// Nothing written: the server answers SERVFAIL. The error is logged
+		// above at a bounded rate rather than by the errors plugin per query.
+		return dns.RcodeServerFailure, nil
 	}
 	requestCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx), v.Action.String()).Inc()
 	switch v.Action {
@@ -103,16 +101,24 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 }
 
+// decide returns the verdict for name from the current store. A store closed
+// under the lookup has just been replaced by the watcher: the lookup runs
+// again on its successor, so a swap fails no query.
 func (f *SQLiteFilter) decide(name string) (Verdict, error) {
-	s := f.store.Load()
-	if s == nil {
-		return Verdict{}, errClosed
+	for {
+		s := f.store.Load()
+		if s == nil {
+			return Verdict{}, errNotOpen
+		}
+		var v Verdict
+		err := s.View(func(src Source) error {
+			var err error
+			v, err = Decide(src, name)
+			return err
+		})
+		if errors.Is(err, errClosed) && f.store.Load() != s {
+			continue
+		}
+		return v, err
 	}
-	var v Verdict
-	err := s.View(func(src Source) error {
-		var err error
-		v, err = Decide(src, name)
-		return err
-	})
-	return v, err
 }

@@ -1,0 +1,123 @@
+package sqlitefilter
+
+import (
+	"fmt"
+	"time"
+)
+
+// statsInterval is the least time between two row estimates of a changing
+// database: an estimate may count up to rowCountCap rows per table.
+const statsInterval = time.Minute
+
+// watch follows the database file every refresh interval: it opens it when
+// none is open, opens it anew when another file was renamed over it, and
+// otherwise takes up the changes committed to it. Each check costs one stat
+// and one PRAGMA data_version, never a table scan.
+func (f *SQLiteFilter) watch() {
+	defer f.done.Done()
+	t := time.NewTicker(f.cfg.Refresh)
+	defer t.Stop()
+	var (
+		measured    *Store // the store the row gauges describe
+		measuredGen uint64
+		measuredAt  time.Time
+	)
+	for {
+		if s := f.store.Load(); s != nil && (s != measured || s.Generation() != measuredGen && time.Since(measuredAt) >= statsInterval) {
+			measured, measuredGen, measuredAt = s, s.Generation(), time.Now()
+			f.measure(s)
+		}
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+			f.check()
+		}
+	}
+}
+
+// check is one round of watch.
+func (f *SQLiteFilter) check() {
+	s := f.store.Load()
+	if s == nil {
+		f.open()
+		return
+	}
+	replaced, err := s.Replaced()
+	if err != nil {
+		// Deleted (or unreadable directory): the open connections still hold
+		// the last file, so the server keeps answering from it until a new
+		// file appears.
+		f.fail(fmt.Errorf("check %s: %w; answering from the data read last", f.cfg.Path, err))
+	} else if replaced {
+		if left := s.LeftSidecar(); left != "" {
+			f.fail(fmt.Errorf("%s was replaced but %s of the old file is still there: remove the old -wal and -shm before renaming a new file in place (see \"Updating the database\"); answering from the old file", f.cfg.Path, left))
+			return
+		}
+		f.open()
+		return
+	}
+	changed, err := s.Refresh()
+	if err != nil {
+		// The file may be damaged in place; a fresh open tells, and until
+		// one succeeds the old connections keep serving what they can.
+		f.fail(err)
+		f.open()
+		return
+	}
+	if changed {
+		reloadCount.WithLabelValues(f.cfg.Path).Inc()
+		reloadTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
+	}
+}
+
+// open opens the database file and puts it in place of the current store,
+// which is then drained (Close waits for the connections lent to lookups)
+// and closed. On failure the current store, if any, stays in place.
+func (f *SQLiteFilter) open() bool {
+	old := f.store.Load()
+	var gen uint64
+	if old != nil {
+		gen = old.Generation() + 1
+	}
+	s, err := OpenStore(f.cfg.Path, StoreOptions{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond), Generation: gen})
+	if err != nil {
+		if old == nil {
+			err = fmt.Errorf("%w; create it with `sqlitefilter init %s` or fix the path in the Corefile; until then queries are answered as on_error %s says, and the server is not ready", err, f.cfg.Path, f.cfg.OnError)
+		} else {
+			err = fmt.Errorf("%w; answering from the data read last", err)
+		}
+		f.fail(err)
+		return false
+	}
+	for _, t := range s.Missing() {
+		log.Infof("%s: table %s is missing, so its rules are empty", f.cfg.Path, t)
+	}
+	f.store.Store(s)
+	if old != nil {
+		old.Close()
+		log.Infof("%s: the file was replaced; now answering from the new one", f.cfg.Path)
+	}
+	f.errors.Reset()
+	swapCount.WithLabelValues(f.cfg.Path).Inc()
+	swapTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
+	return true
+}
+
+// measure sets the row gauges of the store's tables.
+func (f *SQLiteFilter) measure(s *Store) {
+	rows, err := s.TableRows()
+	if err != nil {
+		f.fail(err)
+		return
+	}
+	for t, n := range rows {
+		tableRows.WithLabelValues(f.cfg.Path, t.Name()).Set(float64(n))
+	}
+}
+
+// fail counts and logs (at a bounded rate) a background failure.
+func (f *SQLiteFilter) fail(err error) {
+	watchErrorCount.WithLabelValues(f.cfg.Path).Inc()
+	f.errors.Log(err)
+}

@@ -1,0 +1,306 @@
+package sqlitefilter
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// newFilter returns a filter on path that is not started: tests drive its
+// watcher by calling check, so nothing depends on timing.
+func newFilter(path string) *SQLiteFilter {
+	cfg := DefaultConfig()
+	cfg.Path, cfg.Pool = path, 2
+	return New(cfg)
+}
+
+// buildDB makes a finished database at path in the journal mode given, with
+// the rows, closed cleanly: the file a swap renames into place.
+func buildDB(t *testing.T, path, journalMode string, statements ...string) {
+	t.Helper()
+	if err := schema.Create(path); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetMaxOpenConns(1)
+	for _, s := range append([]string{"PRAGMA journal_mode=" + journalMode}, statements...) {
+		if _, err := w.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func verdict(t *testing.T, f *SQLiteFilter, name string) Action {
+	t.Helper()
+	v, err := f.decide(name)
+	if err != nil {
+		t.Fatalf("decide %s: %v", name, err)
+	}
+	return v.Action
+}
+
+// swapIn renames a new database over path the documented way: the old -wal
+// and -shm removed first, then the rename.
+func swapIn(t *testing.T, next, path string) {
+	t.Helper()
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(next, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
+	for _, mode := range []string{"delete", "wal"} {
+		t.Run("new file in "+mode+" mode", func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "rules.db")
+			buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('old.example')`)
+			f := newFilter(path)
+			f.open()
+			defer f.Stop()
+			// A writer leaves committed rows in the old file's -wal, and the
+			// filter's readers are attached to it during the swap.
+			w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.SetMaxOpenConns(1)
+			if _, err := w.Exec(`PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('walonly.example')`); err != nil {
+				t.Fatal(err)
+			}
+			f.check()
+			if verdict(t, f, "walonly.example") != ActionBlock {
+				t.Fatal("row in the -wal not seen before the swap")
+			}
+			old := f.store.Load()
+			gen := old.Generation()
+
+			next := filepath.Join(dir, "rules.db.new")
+			buildDB(t, next, mode, `INSERT INTO block_exact VALUES ('new.example')`)
+			w.Close() // the documented procedure: no writer on the old file
+			swapIn(t, next, path)
+			f.check()
+
+			if f.store.Load() == old {
+				t.Fatal("the filter still uses the old file")
+			}
+			if got := f.store.Load().Generation(); got <= gen {
+				t.Errorf("generation %d after the swap, want more than %d", got, gen)
+			}
+			want := map[string]Action{"new.example": ActionBlock, "old.example": ActionPass, "walonly.example": ActionPass}
+			for name, action := range want {
+				if got := verdict(t, f, name); got != action {
+					t.Errorf("%s: %s after the swap, want %s", name, got, action)
+				}
+			}
+			if err := old.View(func(Source) error { return nil }); err != errClosed {
+				t.Errorf("old store not closed: %v", err)
+			}
+		})
+	}
+}
+
+func TestSwapWithTheOldWALStillInPlaceIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.db")
+	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('old.example')`)
+	f := newFilter(path)
+	f.open()
+	defer f.Stop()
+	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Exec(`PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('walonly.example')`); err != nil {
+		t.Fatal(err)
+	}
+	f.check()
+	old := f.store.Load()
+	next := filepath.Join(dir, "rules.db.new")
+	buildDB(t, next, "delete", `INSERT INTO block_exact VALUES ('new.example')`)
+	if err := os.Rename(next, path); err != nil { // -wal and -shm left in place
+		t.Fatal(err)
+	}
+	errs := testutil.ToFloat64(watchErrorCount.WithLabelValues(path))
+	f.check()
+	if f.store.Load() != old {
+		t.Fatal("opened a new file paired with the old file's -wal")
+	}
+	if got := testutil.ToFloat64(watchErrorCount.WithLabelValues(path)); got != errs+1 {
+		t.Errorf("database_errors_total %v, want %v", got, errs+1)
+	}
+	if verdict(t, f, "walonly.example") != ActionBlock {
+		t.Error("old data not served while the swap is refused")
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+	f.check()
+	if verdict(t, f, "new.example") != ActionBlock || verdict(t, f, "walonly.example") != ActionPass {
+		t.Error("new file not taken up once the old -wal and -shm are gone")
+	}
+}
+
+func TestDeletedFileKeepsTheLastData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.db")
+	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
+	f := newFilter(path)
+	f.open()
+	defer f.Stop()
+	errs := testutil.ToFloat64(watchErrorCount.WithLabelValues(path))
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+	f.check()
+	if got := testutil.ToFloat64(watchErrorCount.WithLabelValues(path)); got != errs+1 {
+		t.Errorf("database_errors_total %v, want %v", got, errs+1)
+	}
+	if !f.Ready() || verdict(t, f, "ads.example") != ActionBlock {
+		t.Fatal("deleted file: last data not served")
+	}
+	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('back.example')`)
+	f.check()
+	if verdict(t, f, "back.example") != ActionBlock || verdict(t, f, "ads.example") != ActionPass {
+		t.Fatal("new file not taken up after the old one was deleted")
+	}
+}
+
+func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.db")
+	f := newFilter(path)
+	if f.open() {
+		t.Fatal("opened a missing file")
+	}
+	defer f.Stop()
+	if f.Ready() {
+		t.Fatal("ready without a database")
+	}
+	if _, err := f.decide("ads.example"); err != errNotOpen {
+		t.Fatalf("decide without a database: %v, want errNotOpen", err)
+	}
+	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
+	f.check()
+	if !f.Ready() || verdict(t, f, "ads.example") != ActionBlock {
+		t.Fatal("database not taken up once it appeared")
+	}
+}
+
+func TestOnErrorWithoutDatabase(t *testing.T) {
+	tests := []struct {
+		onError   OnError
+		wantRcode int
+		wantNext  bool
+	}{
+		{FailClosed, dns.RcodeServerFailure, false},
+		{FailOpen, dns.RcodeSuccess, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.onError.String(), func(t *testing.T) {
+			f := newFilter(filepath.Join(t.TempDir(), "missing.db"))
+			f.cfg.OnError = tc.onError
+			next := false
+			f.Next = test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+				next = true
+				w.WriteMsg(new(dns.Msg).SetReply(r))
+				return dns.RcodeSuccess, nil
+			})
+			rec := dnstest.NewRecorder(&test.ResponseWriter{})
+			rcode, err := f.ServeDNS(context.Background(), rec, new(dns.Msg).SetQuestion("ads.example.", dns.TypeA))
+			if err != nil || rcode != tc.wantRcode || next != tc.wantNext {
+				t.Fatalf("ServeDNS = %s, %v, next called %v; want %s, nil, %v", dns.RcodeToString[rcode], err, next, dns.RcodeToString[tc.wantRcode], tc.wantNext)
+			}
+		})
+	}
+}
+
+// TestSwapsFailNoConcurrentLookup swaps files under lookups running without
+// pause and checks that none fails and each sees one file or the other.
+func TestSwapsFailNoConcurrentLookup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.db")
+	buildDB(t, path, "delete", `INSERT INTO block_exact VALUES ('always.example')`)
+	f := newFilter(path)
+	f.open()
+	defer f.Stop()
+	var stop atomic.Bool
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				v, err := f.decide("always.example")
+				if err != nil || v.Action != ActionBlock {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	for i := range 10 {
+		next := filepath.Join(dir, "next.db")
+		mode := []string{"delete", "wal"}[i%2]
+		buildDB(t, next, mode, `INSERT INTO block_exact VALUES ('always.example')`)
+		swapIn(t, next, path)
+		f.check()
+	}
+	stop.Store(true)
+	wg.Wait()
+	if n := failures.Load(); n != 0 {
+		t.Fatalf("%d lookups failed or were wrong during swaps", n)
+	}
+}
+
+func TestTableRowsFromAnalyzeOrCappedCount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.db")
+	buildDB(t, path, "wal",
+		`INSERT INTO block_exact VALUES ('a.example'), ('b.example'), ('c.example')`,
+		`INSERT INTO block_wildcard VALUES ('w.example')`)
+	s, err := OpenStore(path, StoreOptions{Pool: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.TableRows()
+	s.Close()
+	if err != nil || rows[schema.BlockExact] != 3 || rows[schema.BlockWildcard] != 1 || rows[schema.Allow] != 0 {
+		t.Fatalf("counted rows %v, %v; want block_exact 3, block_wildcard 1, fqdn_dns_allow 0", rows, err)
+	}
+	// After ANALYZE the statistics are used, even when they are stale: the
+	// two rows added after it are not counted.
+	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Exec(`ANALYZE; INSERT INTO block_exact VALUES ('d.example'), ('e.example')`); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenStore(path, StoreOptions{Pool: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rows, err = s.TableRows(); err != nil || rows[schema.BlockExact] != 3 {
+		t.Fatalf("rows %v, %v; want block_exact 3 from sqlite_stat1", rows, err)
+	}
+}
