@@ -36,14 +36,14 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
 		Name:      "reloads_total",
-		Help:      "Counter of committed changes to the database that sqlitefilter took up.",
+		Help:      "Counter of checks that found committed changes in the database (several commits between two checks count once).",
 	}, []string{"database"})
 
 	reloadTime = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
 		Name:      "reload_timestamp_seconds",
-		Help:      "The time sqlitefilter last took up a committed change to the database.",
+		Help:      "The time a check last found committed changes in the database.",
 	}, []string{"database"})
 
 	swapCount = promauto.NewCounterVec(prometheus.CounterOpts{

@@ -94,13 +94,13 @@ func (f *SQLiteFilter) open() bool {
 		log.Infof("%s: table %s is missing, so its rules are empty", f.cfg.Path, t)
 	}
 	f.store.Store(s)
+	swapCount.WithLabelValues(f.cfg.Path).Inc()
+	swapTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
+	f.errors.Reset()
 	if old != nil {
 		old.Close()
 		log.Infof("%s: the file was replaced; now answering from the new one", f.cfg.Path)
 	}
-	f.errors.Reset()
-	swapCount.WithLabelValues(f.cfg.Path).Inc()
-	swapTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
 	return true
 }
 
