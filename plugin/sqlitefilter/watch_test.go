@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
@@ -302,5 +304,37 @@ func TestTableRowsFromAnalyzeOrCappedCount(t *testing.T) {
 	defer s.Close()
 	if rows, err = s.TableRows(); err != nil || rows[schema.BlockExact] != 3 {
 		t.Fatalf("rows %v, %v; want block_exact 3 from sqlite_stat1", rows, err)
+	}
+}
+
+// Stop ends the watcher whether or not the database ever opened, and
+// closes what it opened: nothing outlives a Corefile reload.
+func TestStopEndsTheWatcherAndClosesTheStore(t *testing.T) {
+	dir := t.TempDir()
+	present := filepath.Join(dir, "rules.db")
+	buildDB(t, present, "wal")
+	for _, path := range []string{present, filepath.Join(dir, "missing.db")} {
+		before := runtime.NumGoroutine()
+		f := newFilter(path)
+		f.cfg.Refresh = 10 * time.Millisecond
+		if err := f.Start(); err != nil {
+			t.Fatalf("Start(%s): %v", path, err)
+		}
+		s := f.store.Load()
+		time.Sleep(50 * time.Millisecond) // a few watcher rounds
+		if err := f.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if f.Ready() {
+			t.Errorf("%s: ready after Stop", path)
+		}
+		if s != nil {
+			if err := s.View(func(Source) error { return nil }); err != errClosed {
+				t.Errorf("%s: store not closed by Stop: %v", path, err)
+			}
+		}
+		if after := runtime.NumGoroutine(); after > before {
+			t.Errorf("%s: %d goroutines after Stop, %d before Start", path, after, before)
+		}
 	}
 }
