@@ -339,6 +339,13 @@ func testLiveData(t *testing.T, journalMode string) {
 	buildFile(t, next, journalMode, control, `INSERT INTO block_exact VALUES ('back.example')`)
 	replaceFile(t, next, db)
 	t.Logf("new file after the deletion taken up after %s", within(t, srv.Addr, "back.example.", true, time.Now(), max))
+	rows := fmt.Sprintf("coredns_sqlitefilter_table_rows{database=%q,table=\"block_exact\"}", db)
+	if got := scrapeUntil(t, metricsAddr, rows, func(v float64) bool { return v == 2 }); got != 2 {
+		t.Errorf("%s = %v, want 2 (the rows of the new file)", rows, got)
+	}
+	if got := scrape(t, metricsAddr, "coredns_sqlitefilter_lookup_duration_seconds_count"); got < 1000 {
+		t.Errorf("lookup_duration_seconds_count %v, want one per query of the load", got)
+	}
 	time.Sleep(1500 * time.Millisecond)
 	ld.Stop()
 	ld.check(t, "end")

@@ -18,6 +18,18 @@ var (
 		Help:      "Counter of requests by the action sqlitefilter took.",
 	}, []string{"server", "view", "action"})
 
+	// lookupDuration starts at 1 µs: a decision from SQLite takes a few
+	// microseconds, far below CoreDNS's TimeBuckets (0.25 ms and up), and
+	// reaches a second, the default busy_timeout.
+	lookupDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   "sqlitefilter",
+		Name:                        "lookup_duration_seconds",
+		Help:                        "Histogram of the time sqlitefilter took to decide a request.",
+		Buckets:                     prometheus.ExponentialBuckets(1e-6, 4, 11),
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+	}, []string{"server", "view"})
+
 	dbErrorCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
