@@ -100,7 +100,27 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 			buildDB(t, next, mode, `INSERT INTO block_exact VALUES ('new.example')`)
 			w.Close() // the documented procedure: no writer on the old file
 			swapIn(t, next, path)
+			// A writer of the new file commits before the server takes it up,
+			// leaving the row in the new file's -wal: closing the old store
+			// must not touch that -wal, which has the old one's name.
+			w2, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w2.Close()
+			w2.SetMaxOpenConns(1)
+			if _, err := w2.Exec(`PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('fresh.example')`); err != nil {
+				t.Fatal(err)
+			}
 			f.check()
+			fresh, err := OpenStore(path, StoreOptions{Pool: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !has(t, fresh, schema.BlockExact, "fresh.example") {
+				t.Error("a row in the new file's -wal is lost after the old store closed")
+			}
+			fresh.Close()
 
 			if f.store.Load() == old {
 				t.Fatal("the filter still uses the old file")
@@ -108,7 +128,7 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 			if got := f.store.Load().Generation(); got <= gen {
 				t.Errorf("generation %d after the swap, want more than %d", got, gen)
 			}
-			want := map[string]Action{"new.example": ActionBlock, "old.example": ActionPass, "walonly.example": ActionPass}
+			want := map[string]Action{"new.example": ActionBlock, "fresh.example": ActionBlock, "old.example": ActionPass, "walonly.example": ActionPass}
 			for name, action := range want {
 				if got := verdict(t, f, name); got != action {
 					t.Errorf("%s: %s after the swap, want %s", name, got, action)
