@@ -142,3 +142,42 @@ func testReload(t *testing.T, journalMode string) {
 		t.Errorf("failed reload did not report the bad option:\n%s", srv.Output())
 	}
 }
+
+// TestReloadToADatabaseThatDoesNotOpenIsRefused: at a reload, unlike at the
+// first start, a database that does not open fails the reload, so the
+// running configuration keeps filtering.
+func TestReloadToADatabaseThatDoesNotOpenIsRefused(t *testing.T) {
+	up := startUpstream(t)
+	db := newDB(t, `INSERT INTO block_exact VALUES ('ads.example.com')`)
+	db, _ = filepath.EvalSymlinks(db)
+	srv := startServer(t, corefile(db, up.Addr, "pool 4"))
+	files := dbFiles(t, srv.PID(), db)
+	missing := filepath.Join(filepath.Dir(db), "typo.db")
+	text, err := os.ReadFile(srv.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(srv.conf, []byte(strings.Replace(string(text), db, missing, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(srv.Output(), "the reload is refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line about the refused reload:\n%s", srv.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(srv.Output(), missing) {
+		t.Errorf("the refusal does not name %s:\n%s", missing, srv.Output())
+	}
+	r := query(t, srv.Addr, "udp", "ads.example.com.", dns.TypeA, false)
+	if len(r.Answer) != 1 || !strings.HasSuffix(r.Answer[0].String(), "0.0.0.0") {
+		t.Fatalf("the running configuration stopped blocking: %v", r.Answer)
+	}
+	if got := dbFiles(t, srv.PID(), db); got != files {
+		t.Errorf("%d descriptors on the database after the refused reload, want %d", got, files)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
@@ -30,8 +31,11 @@ type SQLiteFilter struct {
 	// nil until a first open succeeded, so Ready is false until then.
 	store  atomic.Pointer[Store]
 	errors *errorLog
-	stop   chan struct{}
-	done   sync.WaitGroup
+	// failing is set while opening the file fails; Start and then the
+	// watcher goroutine are its only users.
+	failing bool
+	stop    chan struct{}
+	done    sync.WaitGroup
 }
 
 // New returns a handler for cfg. It opens nothing: Start does.
@@ -42,13 +46,21 @@ func New(cfg Config) *SQLiteFilter {
 // Name implements plugin.Handler.
 func (f *SQLiteFilter) Name() string { return pluginName }
 
-// Start opens the database and starts watching it. A database that cannot be
-// opened does not stop the server: the watcher keeps trying every refresh
-// interval, queries meanwhile follow on_error, and Ready stays false, so a
-// Kubernetes readiness probe holds traffic back until the file arrives (an
-// init container or a sidecar may still be writing it).
+// Start opens the database and starts watching it. At the server's start, a
+// database that cannot be opened does not stop the server: the watcher keeps
+// trying every refresh interval, queries meanwhile follow on_error, and Ready
+// stays false, so a Kubernetes readiness probe holds traffic back until the
+// file arrives (an init container or a sidecar may still be writing it). At a
+// Corefile reload it fails the reload instead, so the running configuration
+// keeps serving rather than a new one that cannot filter.
 func (f *SQLiteFilter) Start() error {
-	f.open()
+	if caddy.Started() {
+		if err := f.open(); err != nil {
+			return fmt.Errorf("%w; the reload is refused and the running configuration keeps serving", err)
+		}
+	} else {
+		f.reopen()
+	}
 	f.stop = make(chan struct{})
 	f.done.Add(1)
 	go f.watch()

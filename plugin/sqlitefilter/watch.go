@@ -40,7 +40,7 @@ func (f *SQLiteFilter) watch() {
 func (f *SQLiteFilter) check() {
 	s := f.store.Load()
 	if s == nil {
-		f.open()
+		f.reopen()
 		return
 	}
 	replaced, err := s.Replaced()
@@ -54,7 +54,7 @@ func (f *SQLiteFilter) check() {
 			f.fail(fmt.Errorf("%s was replaced but %s of the old file is still there: remove the old -wal and -shm before renaming a new file in place (see \"Updating the database\"); answering from the old file", f.cfg.Path, left))
 			return
 		}
-		f.open()
+		f.reopen()
 		return
 	}
 	changed, err := s.Refresh()
@@ -62,7 +62,7 @@ func (f *SQLiteFilter) check() {
 		// The file may be damaged in place; a fresh open tells, and until
 		// one succeeds the old connections keep serving what they can.
 		f.fail(err)
-		f.open()
+		f.reopen()
 		return
 	}
 	if changed {
@@ -74,7 +74,7 @@ func (f *SQLiteFilter) check() {
 // open opens the database file and puts it in place of the current store,
 // which is then drained (Close waits for the connections lent to lookups)
 // and closed. On failure the current store, if any, stays in place.
-func (f *SQLiteFilter) open() bool {
+func (f *SQLiteFilter) open() error {
 	old := f.store.Load()
 	var gen uint64
 	if old != nil {
@@ -82,13 +82,7 @@ func (f *SQLiteFilter) open() bool {
 	}
 	s, err := OpenStore(f.cfg.Path, StoreOptions{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond), Generation: gen})
 	if err != nil {
-		if old == nil {
-			err = fmt.Errorf("%w; create it with `sqlitefilter init %s` or fix the path in the Corefile; until then queries are answered as on_error %s says, and the server is not ready", err, f.cfg.Path, f.cfg.OnError)
-		} else {
-			err = fmt.Errorf("%w; answering from the data read last", err)
-		}
-		f.fail(err)
-		return false
+		return err
 	}
 	for _, t := range s.Missing() {
 		log.Infof("%s: table %s is missing, so its rules are empty", f.cfg.Path, t)
@@ -97,11 +91,31 @@ func (f *SQLiteFilter) open() bool {
 	swapCount.WithLabelValues(f.cfg.Path).Inc()
 	swapTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
 	f.errors.Reset()
-	if old != nil {
+	switch {
+	case old != nil:
 		old.Close()
-		log.Infof("%s: the file was replaced; now answering from the new one", f.cfg.Path)
+		log.Infof("%s: now answering from the file in place", f.cfg.Path)
+	case f.failing:
+		log.Infof("%s: open; the server is ready", f.cfg.Path)
 	}
-	return true
+	f.failing = false
+	return nil
+}
+
+// reopen opens the database file; on failure it counts and logs why, and
+// what the server does meanwhile.
+func (f *SQLiteFilter) reopen() {
+	err := f.open()
+	if err == nil {
+		return
+	}
+	if f.store.Load() == nil {
+		err = fmt.Errorf("%w; create it with `sqlitefilter init %s` or fix the path in the Corefile; until it opens, queries are answered as on_error %s says and the server is not ready", err, f.cfg.Path, f.cfg.OnError)
+	} else {
+		err = fmt.Errorf("%w; answering from the data read last", err)
+	}
+	f.fail(err)
+	f.failing = true
 }
 
 // measure sets the row gauges of the store's tables.

@@ -210,7 +210,7 @@ func TestDeletedFileKeepsTheLastData(t *testing.T) {
 func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.db")
 	f := newFilter(path)
-	if f.open() {
+	if f.open() == nil {
 		t.Fatal("opened a missing file")
 	}
 	defer f.Stop()
