@@ -86,7 +86,6 @@ func OpenStore(path string, opts StoreOptions) (*Store, error) {
 		s.watcher.Close()
 		return nil, err
 	}
-
 	for range opts.Pool {
 		c, err := s.newConn(opts.BusyTimeoutMS)
 		if err != nil {

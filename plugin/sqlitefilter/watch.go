@@ -1,8 +1,11 @@
 package sqlitefilter
 
 import (
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // statsInterval is the least time between two row estimates of a changing
@@ -11,8 +14,9 @@ const statsInterval = time.Minute
 
 // watch follows the database file every refresh interval: it opens it when
 // none is open, opens it anew when another file was renamed over it, and
-// otherwise takes up the changes committed to it. Each check costs one stat
-// and one PRAGMA data_version, never a table scan.
+// otherwise takes up the changes committed to it. Each check costs three
+// stats (the file, its -wal and -shm) and one PRAGMA data_version, never a
+// table scan.
 func (f *SQLiteFilter) watch() {
 	defer f.done.Done()
 	t := time.NewTicker(f.cfg.Refresh)
@@ -59,10 +63,14 @@ func (f *SQLiteFilter) check() {
 	}
 	changed, err := s.Refresh()
 	if err != nil {
-		// The file may be damaged in place; a fresh open tells, and until
-		// one succeeds the old connections keep serving what they can.
 		f.fail(err)
-		f.reopen()
+		// A writer's lock held beyond busy_timeout passes; anything else may
+		// be a file damaged in place, which a fresh open tells. Until one
+		// succeeds, the old connections keep serving what they can.
+		var se sqlite3.Error
+		if !errors.As(err, &se) || se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked {
+			f.reopen()
+		}
 		return
 	}
 	if changed {
