@@ -8,3 +8,9 @@ INSERT INTO block_wildcard (Domain) VALUES
     ('adservice.example.org');
 INSERT INTO fqdn_dns_allow (Domain) VALUES
     ('good.doubleclick.net');
+INSERT INTO block_regex (Pattern) VALUES
+    ('^ads?[0-9]*\.');
+INSERT INTO domain_alias (Source_Domain, Target_Domain) VALUES
+    ('old.example.com', 'www.example.com');
+INSERT INTO ip_rewrite_v4 (Source_IPv4, Target_IPv4) VALUES
+    ('192.0.2.66', '192.0.2.1');

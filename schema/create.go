@@ -14,25 +14,48 @@ import (
 //go:embed pertype.sql
 var perTypeDDL string
 
+//go:embed normalized.sql
+var normalizedDDL string
+
+// DDL returns the statements that create layout l.
+func DDL(l Layout) string {
+	if l == Normalized {
+		return normalizedDDL
+	}
+	return perTypeDDL
+}
+
 // Create makes a new database at path with the per-type layout, in WAL mode
 // so that readers keep serving while a writer edits it. It refuses to touch
 // an existing file.
-func Create(path string) error {
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("create %s: file exists", path)
-	} else if !errors.Is(err, os.ErrNotExist) {
+func Create(path string) error { return CreateLayout(path, PerType) }
+
+// CreateLayout makes a new WAL-mode database at path with layout l. It
+// refuses to touch an existing file.
+func CreateLayout(path string, l Layout) error {
+	if err := create(path, l, "WAL"); err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=rwc&_txlock=immediate")
+	return nil
+}
+
+// create makes the database in the given journal mode.
+func create(path string, l Layout, journal string) error {
+	if _, err := os.Stat(path); err == nil {
+		return errors.New("file exists")
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	db, err := sql.Open("sqlite3", DSN(path, "mode=rwc&_txlock=immediate"))
 	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
+		return err
 	}
 	defer db.Close()
-	if _, err := db.Exec("PRAGMA journal_mode=WAL"); err != nil {
-		return fmt.Errorf("create %s: set WAL mode: %w", path, err)
+	if _, err := db.Exec("PRAGMA journal_mode=" + journal); err != nil {
+		return fmt.Errorf("set journal mode %s: %w", journal, err)
 	}
-	if _, err := db.Exec(perTypeDDL); err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
+	if _, err := db.Exec(DDL(l)); err != nil {
+		return err
 	}
 	return db.Close()
 }

@@ -19,3 +19,10 @@ CREATE TABLE IF NOT EXISTS ip_rewrite_v6 (
     Source_IPv6 TEXT PRIMARY KEY NOT NULL,
     Target_IPv6 TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- Which layout this is and the version of its DDL (schema.Version).
+CREATE TABLE IF NOT EXISTS sqlitefilter_meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO sqlitefilter_meta (key, value) VALUES ('layout', 'per-type'), ('schema_version', '1');

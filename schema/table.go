@@ -22,20 +22,21 @@ const NumTables = int(RewriteV6) + 1
 var Tables = []Table{Allow, BlockExact, BlockWildcard, BlockRegex, DNSBlock, Alias, RewriteV4, RewriteV6}
 
 type tableInfo struct {
-	name   string // per-type table (or legacy view) name
-	key    string // key column
-	target string // target column, empty for key-only tables
+	name       string // per-type table (or legacy view) name
+	key        string // key column
+	target     string // target column, empty for key-only tables
+	recordType string // records.record_type in the normalized layout
 }
 
 var tableInfos = [...]tableInfo{
-	Allow:         {"fqdn_dns_allow", "Domain", ""},
-	BlockExact:    {"block_exact", "Domain", ""},
-	BlockWildcard: {"block_wildcard", "Domain", ""},
-	BlockRegex:    {"block_regex", "Pattern", ""},
-	DNSBlock:      {"fqdn_dns_block", "Domain", ""},
-	Alias:         {"domain_alias", "Source_Domain", "Target_Domain"},
-	RewriteV4:     {"ip_rewrite_v4", "Source_IPv4", "Target_IPv4"},
-	RewriteV6:     {"ip_rewrite_v6", "Source_IPv6", "Target_IPv6"},
+	Allow:         {"fqdn_dns_allow", "Domain", "", "dns_allow"},
+	BlockExact:    {"block_exact", "Domain", "", "block_exact"},
+	BlockWildcard: {"block_wildcard", "Domain", "", "block_wildcard"},
+	BlockRegex:    {"block_regex", "Pattern", "", "block_regex"},
+	DNSBlock:      {"fqdn_dns_block", "Domain", "", "dns_block"},
+	Alias:         {"domain_alias", "Source_Domain", "Target_Domain", "domain_alias"},
+	RewriteV4:     {"ip_rewrite_v4", "Source_IPv4", "Target_IPv4", "ip_rewrite_v4"},
+	RewriteV6:     {"ip_rewrite_v6", "Source_IPv6", "Target_IPv6", "ip_rewrite_v6"},
 }
 
 // Name is the table's SQL name.
@@ -50,6 +51,9 @@ func (t Table) KeyColumn() string { return tableInfos[t].key }
 // TargetColumn is the column that holds the alias target or target address,
 // or "" for tables that only hold keys.
 func (t Table) TargetColumn() string { return tableInfos[t].target }
+
+// RecordType is the table's records.record_type in the normalized layout.
+func (t Table) RecordType() string { return tableInfos[t].recordType }
 
 // ParseTable returns the table with the given SQL name.
 func ParseTable(name string) (Table, bool) {

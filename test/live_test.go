@@ -2,8 +2,6 @@ package test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,17 +168,11 @@ func dbFilesOf(t *testing.T, pid int, db string) int {
 	return n
 }
 
-// scrape returns the value of the first sample of the metric whose line
+// metric returns the value of the first sample of the metric whose line
 // starts with prefix, or -1 if there is none.
-func scrape(t *testing.T, addr, prefix string) float64 {
+func metric(t *testing.T, addr, prefix string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(scrape(t, addr), "\n") {
 		if strings.HasPrefix(line, prefix) {
 			var v float64
 			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
@@ -190,12 +182,12 @@ func scrape(t *testing.T, addr, prefix string) float64 {
 	return -1
 }
 
-// scrapeUntil scrapes the metric until ok accepts its value, for at most a
+// metricUntil reads the metric until ok accepts its value, for at most a
 // second, and returns the last value.
-func scrapeUntil(t *testing.T, addr, prefix string, ok func(float64) bool) float64 {
+func metricUntil(t *testing.T, addr, prefix string, ok func(float64) bool) float64 {
 	t.Helper()
-	v := scrape(t, addr, prefix)
-	for end := time.Now().Add(time.Second); !ok(v) && time.Now().Before(end); v = scrape(t, addr, prefix) {
+	v := metric(t, addr, prefix)
+	for end := time.Now().Add(time.Second); !ok(v) && time.Now().Before(end); v = metric(t, addr, prefix) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return v
@@ -268,7 +260,7 @@ func testLiveData(t *testing.T, journalMode string) {
 	// In rollback-journal mode a lookup reads the file itself and sees a
 	// commit at once; the watcher counts it at its next tick, both commits
 	// at once if they fell between two ticks.
-	if got := scrapeUntil(t, metricsAddr, "coredns_sqlitefilter_reloads_total", func(v float64) bool { return v >= 1 }); got < 1 {
+	if got := metricUntil(t, metricsAddr, "coredns_sqlitefilter_reloads_total", func(v float64) bool { return v >= 1 }); got < 1 {
 		t.Errorf("reloads_total %v, want at least 1", got)
 	}
 	ld.check(t, "edits")
@@ -305,20 +297,20 @@ func testLiveData(t *testing.T, journalMode string) {
 	// A new file renamed into place: its data only, at once.
 	next := filepath.Join(dir, "rules.db.next")
 	buildFile(t, next, "delete", control, `INSERT INTO block_exact VALUES ('swapped.example')`)
-	swaps := scrape(t, metricsAddr, "coredns_sqlitefilter_swaps_total")
+	swaps := metric(t, metricsAddr, "coredns_sqlitefilter_swaps_total")
 	replaceFile(t, next, db)
 	t.Logf("swap taken up after %s", within(t, srv.Addr, "swapped.example.", true, time.Now(), max))
 	if isBlocked(t, srv.Addr, "pending.example.") {
 		t.Error("a row of the old file is still enforced after the swap")
 	}
-	if got := scrapeUntil(t, metricsAddr, "coredns_sqlitefilter_swaps_total", func(v float64) bool { return v == swaps+1 }); got != swaps+1 {
+	if got := metricUntil(t, metricsAddr, "coredns_sqlitefilter_swaps_total", func(v float64) bool { return v == swaps+1 }); got != swaps+1 {
 		t.Errorf("swaps_total %v, want %v", got, swaps+1)
 	}
 	ld.check(t, "swap")
 
 	// The file deleted: the last data keeps being served, the error is
 	// logged and counted.
-	errs := scrape(t, metricsAddr, "coredns_sqlitefilter_database_errors_total")
+	errs := metric(t, metricsAddr, "coredns_sqlitefilter_database_errors_total")
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(db + suffix)
 	}
@@ -326,7 +318,7 @@ func testLiveData(t *testing.T, journalMode string) {
 	if !isBlocked(t, srv.Addr, "swapped.example.") {
 		t.Error("the last data is not served after the file was deleted")
 	}
-	if got := scrape(t, metricsAddr, "coredns_sqlitefilter_database_errors_total"); got <= errs {
+	if got := metric(t, metricsAddr, "coredns_sqlitefilter_database_errors_total"); got <= errs {
 		t.Errorf("database_errors_total %v after the file was deleted, want more than %v", got, errs)
 	}
 	if !strings.Contains(srv.Output(), "no such file or directory; answering from the data read last") {
@@ -340,10 +332,10 @@ func testLiveData(t *testing.T, journalMode string) {
 	replaceFile(t, next, db)
 	t.Logf("new file after the deletion taken up after %s", within(t, srv.Addr, "back.example.", true, time.Now(), max))
 	rows := fmt.Sprintf("coredns_sqlitefilter_table_rows{database=%q,table=\"block_exact\"}", db)
-	if got := scrapeUntil(t, metricsAddr, rows, func(v float64) bool { return v == 2 }); got != 2 {
+	if got := metricUntil(t, metricsAddr, rows, func(v float64) bool { return v == 2 }); got != 2 {
 		t.Errorf("%s = %v, want 2 (the rows of the new file)", rows, got)
 	}
-	if got := scrape(t, metricsAddr, "coredns_sqlitefilter_lookup_duration_seconds_count"); got < 1000 {
+	if got := metric(t, metricsAddr, "coredns_sqlitefilter_lookup_duration_seconds_count"); got < 1000 {
 		t.Errorf("lookup_duration_seconds_count %v, want one per query of the load", got)
 	}
 	time.Sleep(1500 * time.Millisecond)

@@ -12,18 +12,24 @@ import (
 func runInit(args []string) error {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	script := fs.String("sql", "", "SQL script to run in the new database, e.g. example rows")
-	db, err := parseWithOneArg(fs, args, "DB")
+	layoutName := fs.String("layout", "per-type", "per-type or normalized")
+	pos, err := parseN(fs, args, 1, 1, "DB [--layout per-type|normalized] [--sql FILE]")
 	if err != nil {
 		return err
 	}
-	if err := schema.Create(db); err != nil {
+	layout, err := schema.ParseLayout(*layoutName)
+	if err != nil {
+		return err
+	}
+	db := pos[0]
+	if err := schema.CreateLayout(db, layout); err != nil {
 		return err
 	}
 	if *script == "" {
 		return nil
 	}
 	if err := runScript(db, *script); err != nil {
-		os.Remove(db)
+		schema.RemoveTemp(db)
 		return err
 	}
 	return nil
@@ -36,7 +42,7 @@ func runScript(path, script string) error {
 	if err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_txlock=immediate")
+	db, err := sql.Open("sqlite3", schema.DSN(path, "mode=rw&_txlock=immediate"))
 	if err != nil {
 		return err
 	}
@@ -50,22 +56,4 @@ func runScript(path, script string) error {
 		return fmt.Errorf("run %s: %w", script, err)
 	}
 	return tx.Commit()
-}
-
-// parseWithOneArg parses flags that may come before or after the single
-// positional argument named name.
-func parseWithOneArg(fs *flag.FlagSet, args []string, name string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		return "", err
-	}
-	pos := fs.Args()
-	if len(pos) > 0 {
-		if err := fs.Parse(pos[1:]); err != nil {
-			return "", err
-		}
-		if fs.NArg() == 0 {
-			return pos[0], nil
-		}
-	}
-	return "", fmt.Errorf("want exactly one %s argument", name)
 }

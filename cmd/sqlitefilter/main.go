@@ -8,12 +8,22 @@ import (
 
 // command is one subcommand: it gets the arguments after its name.
 type command struct {
+	name  string
 	usage string
 	run   func(args []string) error
 }
 
-var commands = map[string]command{
-	"init": {"init DB [--sql FILE]   create a database, optionally running a SQL script in it", runInit},
+var commands = []command{
+	{"init", "init DB [--layout per-type|normalized] [--sql FILE]   create a database", runInit},
+	{"import", "import DB --table T [--format auto|plain|hosts|adblock|dnsmasq|regex|csv] [--replace] FILE…|-", runImport},
+	{"add", "add DB --table T KEY [TARGET]   add one row", runAdd},
+	{"remove", "remove DB --table T KEY   remove one row", runRemove},
+	{"export", "export DB --table T [--format F]   write a table as text", runExport},
+	{"stats", "stats DB [--exact]   layout, schema version, size, rows per table", runStats},
+	{"check", "check DB   integrity, non-canonical rows, rows the plugin would skip", runCheck},
+	{"optimize", "optimize DB   ANALYZE and VACUUM", runOptimize},
+	{"migrate", "migrate SRC DST [--layout L] [--replace]   copy into the other layout, verified row for row", runMigrate},
+	{"explain", "explain DB NAME [TYPE]   the verdict for NAME and the rule that decided it", runExplain},
 }
 
 func main() {
@@ -21,16 +31,19 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
-	cmd, ok := commands[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "sqlitefilter: unknown command %q\n", os.Args[1])
-		usage()
-		os.Exit(2)
+	for _, c := range commands {
+		if c.name != os.Args[1] {
+			continue
+		}
+		if err := c.run(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "sqlitefilter %s: %v\n", c.name, err)
+			os.Exit(1)
+		}
+		return
 	}
-	if err := cmd.run(os.Args[2:]); err != nil {
-		fmt.Fprintf(os.Stderr, "sqlitefilter %s: %v\n", os.Args[1], err)
-		os.Exit(1)
-	}
+	fmt.Fprintf(os.Stderr, "sqlitefilter: unknown command %q\n", os.Args[1])
+	usage()
+	os.Exit(2)
 }
 
 func usage() {

@@ -43,7 +43,7 @@ func TestRollbackLookupWaitsForTheWriterWithinBusyTimeout(t *testing.T) {
 				released <- err
 			}()
 			var found bool
-			err = s.View(func(src Source) error {
+			err = s.View(func(src Lookup) error {
 				var err error
 				found, err = src.Has(schema.BlockExact, "ads.example.com")
 				return err

@@ -78,4 +78,25 @@ var (
 		Name:      "table_rows",
 		Help:      "Rows per rule table: from ANALYZE's statistics when present, else counted up to 1000000.",
 	}, []string{"database", "table"})
+
+	rowsSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "rows_skipped_total",
+		Help:      "Counter of database rows that cannot be used (each counted once), by table and reason.",
+	}, []string{"table", "reason"})
+
+	rulesLoaded = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "rules_loaded",
+		Help:      "Rules held in memory: block_regex patterns and ip_rewrite rows, by database.",
+	}, []string{"database", "table"})
+
+	addrRewriteCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "addresses_rewritten_total",
+		Help:      "Counter of A and AAAA records whose address was rewritten.",
+	}, []string{"server", "view"})
 )

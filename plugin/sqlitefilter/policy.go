@@ -13,12 +13,16 @@ const (
 	ActionAllow                       // an allow row exempts the name from every block and alias
 	ActionBlock                       // answered as blocked (SPEC §4)
 	ActionBlockUpstream               // sent to the block upstream
-	ActionAlias                       // answered with a CNAME to Verdict.Target
+	ActionAlias                       // answered with a CNAME chain to Verdict.Target
+	ActionAliasFail                   // an alias chain loops, is too long or makes an invalid name: SERVFAIL
 )
 
-var actionNames = [...]string{"pass", "allow", "block", "block_upstream", "alias"}
+var actionNames = [...]string{"pass", "allow", "block", "block_upstream", "alias", "alias_fail"}
 
 func (a Action) String() string { return actionNames[a] }
+
+// MaxAliasChain is how many alias rows one query may follow (SPEC §3 step 4).
+const MaxAliasChain = 8
 
 // Rule names the row that decided a verdict.
 type Rule struct {
@@ -28,60 +32,148 @@ type Rule struct {
 
 func (r Rule) String() string { return r.Table.Name() + " " + r.Key }
 
+// Hop is one alias row followed: Rule is the domain_alias row, Name the name
+// it produced (the sub-labels of the aliased name kept in front of the target).
+type Hop struct {
+	Rule Rule
+	Name string
+}
+
+// Skipped is a row the decision met but could not use (SPEC §2): it acted as
+// if the row were absent. The caller reports it.
+type Skipped struct {
+	Rule   Rule
+	Reason string
+	Value  string // the unusable value, such as the alias target, when not the key
+}
+
 // Verdict is the decision for one name.
 type Verdict struct {
 	Action Action
-	Rule   Rule   // the row that decided; zero for ActionPass
-	Target string // ActionAlias: the name the query is aliased to
+	// Rule is the row that decided: for ActionAlias the last alias row
+	// followed; when an alias target is blocked or sent to the block
+	// upstream, the row that matched the target (Aliases says how we got
+	// there); for ActionAliasFail the alias row that closed the loop or
+	// overran the chain. Zero for ActionPass.
+	Rule Rule
+	// Aliases are the alias rows followed, in order, before the final
+	// decision; empty when the query name was not aliased.
+	Aliases []Hop
+	// Target is the name the chain ends at when Aliases is not empty.
+	Target string
+	// Skipped lists unusable rows met on the way.
+	Skipped []Skipped
 }
 
-// Source answers the questions the decision asks of the rule data. A Source
-// is used by one goroutine at a time.
-type Source interface {
+// Lookup answers the questions the decision asks of the rows stored in the
+// database, one key at a time. A Lookup is used by one goroutine at a time.
+type Lookup interface {
 	// Has reports whether table t holds a row whose key is key.
 	Has(t schema.Table, key string) (bool, error)
+	// AliasTarget returns the Target_Domain of the domain_alias row whose
+	// Source_Domain is name, as stored.
+	AliasTarget(name string) (target string, ok bool, err error)
 }
 
-// step is one probe of the decision: a table, whether every suffix of the
-// name is probed or only the name itself, and the action a hit takes.
+// Source is everything the decision reads: the rows in the database and the
+// block_regex patterns, which are matched in memory (see regex.go).
+type Source interface {
+	Lookup
+	// MatchRegex returns a block_regex pattern that matches name.
+	MatchRegex(name string) (pattern string, ok bool)
+}
+
+// step is one probe of steps 1–3: a table, whether every suffix of the name
+// is probed or only the name itself, and the action a hit takes.
 type step struct {
 	table  schema.Table
 	suffix bool
 	action Action
 }
 
-// steps is SPEC §3 in order: allow beats every block, a block beats the
-// block upstream.
-var steps = []step{
-	{schema.Allow, true, ActionAllow},
-	{schema.BlockExact, false, ActionBlock},
-	{schema.BlockWildcard, true, ActionBlock},
-	{schema.DNSBlock, true, ActionBlockUpstream},
-}
+// SPEC §3 in order: allow beats every block, a block beats the block
+// upstream; the regex step sits between wildcard and block upstream and is
+// not a table probe (see decideName).
+var (
+	allowStep    = step{schema.Allow, true, ActionAllow}
+	blockSteps   = []step{{schema.BlockExact, false, ActionBlock}, {schema.BlockWildcard, true, ActionBlock}}
+	upstreamStep = step{schema.DNSBlock, true, ActionBlockUpstream}
+)
 
 // Decide returns the verdict for a canonical name (SPEC §3). It knows nothing
 // of DNS messages, so the admin command's explain shares this code path with
 // the server.
+//
+// Steps 1–3 decide the name; if none applies, the longest alias suffix turns
+// it into a new name, which is decided by steps 1–3 again, and so on for at
+// most MaxAliasChain aliases. An alias target that is allowed, or has no
+// rule, ends the chain with ActionAlias; one that is blocked gives the
+// block verdict for the query.
 func Decide(src Source, name string) (Verdict, error) {
+	var v Verdict
 	if name == "" {
-		return Verdict{}, nil
+		return v, nil
 	}
-	for _, st := range steps {
-		key, ok, err := probe(src, st, name)
+	for cur := name; ; {
+		action, rule, err := decideName(src, cur)
 		if err != nil {
 			return Verdict{}, err
 		}
-		if ok {
-			return Verdict{Action: st.action, Rule: Rule{st.table, key}}, nil
+		if action != ActionPass {
+			v.Action, v.Rule = action, rule
+			if action == ActionAllow && len(v.Aliases) > 0 {
+				// An allowed target is not aliased further; the chain
+				// answers it.
+				v.Action, v.Rule = ActionAlias, v.Aliases[len(v.Aliases)-1].Rule
+			}
+			return v, nil
+		}
+		hop, ok, err := alias(src, cur, &v.Skipped)
+		if err != nil {
+			return Verdict{}, err
+		}
+		if !ok {
+			if len(v.Aliases) > 0 {
+				v.Action, v.Rule = ActionAlias, v.Aliases[len(v.Aliases)-1].Rule
+			}
+			return v, nil
+		}
+		if hop.Name == "" || len(v.Aliases) == MaxAliasChain || hop.Name == name || visited(v.Aliases, hop.Name) {
+			v.Action, v.Rule, v.Target = ActionAliasFail, hop.Rule, hop.Name
+			return v, nil
+		}
+		v.Aliases = append(v.Aliases, hop)
+		v.Target = hop.Name
+		cur = hop.Name
+	}
+}
+
+// decideName runs steps 1–3 for one name.
+func decideName(src Source, name string) (Action, Rule, error) {
+	key, ok, err := probe(src, allowStep, name)
+	if err != nil || ok {
+		return ActionAllow, Rule{allowStep.table, key}, err
+	}
+	for _, st := range blockSteps {
+		key, ok, err := probe(src, st, name)
+		if err != nil || ok {
+			return ActionBlock, Rule{st.table, key}, err
 		}
 	}
-	return Verdict{}, nil
+	if pattern, ok := src.MatchRegex(name); ok {
+		return ActionBlock, Rule{schema.BlockRegex, pattern}, nil
+	}
+	key, ok, err = probe(src, upstreamStep, name)
+	if err != nil || ok {
+		return ActionBlockUpstream, Rule{upstreamStep.table, key}, err
+	}
+	return ActionPass, Rule{}, nil
 }
 
 // probe looks name up in the step's table; for a suffix step it tries name
 // itself first, then every parent down to the TLD, with no depth cap, and
 // returns the longest suffix that has a row.
-func probe(src Source, st step, name string) (string, bool, error) {
+func probe(src Lookup, st step, name string) (string, bool, error) {
 	for s, more := name, true; more; s, more = Parent(s) {
 		ok, err := src.Has(st.table, s)
 		if err != nil || ok {
@@ -92,4 +184,43 @@ func probe(src Source, st step, name string) (string, bool, error) {
 		}
 	}
 	return "", false, nil
+}
+
+// alias finds the longest suffix S of name with a usable domain_alias row
+// S → T and returns the hop to P.T, where name = P.S. A row whose target is
+// not a valid name is recorded in skipped and the walk goes on to shorter
+// suffixes, as if the row were absent. A hop whose name would be longer than
+// a domain name may be has an empty Name.
+func alias(src Lookup, name string, skipped *[]Skipped) (Hop, bool, error) {
+	for s, more := name, true; more; s, more = Parent(s) {
+		target, ok, err := src.AliasTarget(s)
+		if err != nil {
+			return Hop{}, false, err
+		}
+		if !ok {
+			continue
+		}
+		rule := Rule{schema.Alias, s}
+		t, valid := CanonicalTarget(target)
+		if !valid {
+			*skipped = append(*skipped, Skipped{rule, ReasonBadTarget, target})
+			continue
+		}
+		out := name[:len(name)-len(s)] + t // P keeps its trailing dot
+		if !ValidName(out) {
+			out = ""
+		}
+		return Hop{rule, out}, true, nil
+	}
+	return Hop{}, false, nil
+}
+
+// visited reports whether the chain already went through name.
+func visited(hops []Hop, name string) bool {
+	for _, h := range hops {
+		if h.Name == name {
+			return true
+		}
+	}
+	return false
 }

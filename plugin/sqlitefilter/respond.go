@@ -68,14 +68,8 @@ func blockedReply(r *dns.Msg, cfg *Config) *dns.Msg {
 // addEDE echoes the query's EDNS0 and adds an Extended DNS Error (RFC 8914).
 // A query without EDNS0 gets none: it could not parse an OPT record.
 func addEDE(m, r *dns.Msg, code uint16) {
-	opt := r.IsEdns0()
-	if opt == nil {
-		return
+	echoEDNS(m, r)
+	if opt := m.IsEdns0(); opt != nil {
+		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code})
 	}
-	size := opt.UDPSize()
-	if size < dns.MinMsgSize {
-		size = dns.MinMsgSize
-	}
-	m.SetEdns0(size, opt.Do())
-	m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_EDE{InfoCode: code})
 }

@@ -24,6 +24,10 @@ type Config struct {
 	BlockIPv6     netip.Addr
 	BlockTTL      uint32
 	OnError       OnError
+	AllowUpstream []string // host:port; empty: allowed names go to the next plugin
+	BlockUpstream []string // host:port; empty: fqdn_dns_block names are answered as blocked
+	RegexMax      int      // block_regex patterns held in memory
+	RewriteMax    int      // rows of each ip_rewrite table held in memory
 }
 
 // OnError is what a query gets when the database cannot be read.
@@ -52,6 +56,8 @@ func DefaultConfig() Config {
 		BlockIPv6:     netip.IPv6Unspecified(),
 		BlockTTL:      60,
 		OnError:       FailClosed,
+		RegexMax:      100000,
+		RewriteMax:    100000,
 	}
 }
 
@@ -90,6 +96,10 @@ func setup(c *caddy.Controller) error {
 //	    block_ipv4 ADDR
 //	    block_ipv6 ADDR
 //	    block_ttl SECONDS
+//	    allow_upstream ADDR...
+//	    block_upstream ADDR...
+//	    regex_max N
+//	    rewrite_max N
 //	    on_error fail_closed|fail_open
 //	}
 func parse(c *caddy.Controller) (Config, error) {
@@ -128,7 +138,9 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 		return nil
 	}
 	switch opt {
-	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "on_error":
+	case "allow_upstream", "block_upstream":
+		return parseUpstream(c, opt, args, cfg)
+	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "regex_max", "rewrite_max", "on_error":
 		if err := one(); err != nil {
 			return err
 		}
@@ -190,8 +202,39 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 		if !found {
 			return c.Errf("on_error: %q is not one of fail_closed, fail_open", v)
 		}
+	case "regex_max", "rewrite_max":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10000000 {
+			return c.Errf("%s: %q is not a number of rows from 0 to 10000000", opt, v)
+		}
+		if opt == "regex_max" {
+			cfg.RegexMax = n
+		} else {
+			cfg.RewriteMax = n
+		}
 	default:
 		return c.Errf("unknown option %q", opt)
+	}
+	return nil
+}
+
+func parseUpstream(c *caddy.Controller, opt string, args []string, cfg *Config) error {
+	if len(args) == 0 {
+		return c.Errf("%s: expected at least one ADDR", opt)
+	}
+	dst := &cfg.AllowUpstream
+	if opt == "block_upstream" {
+		dst = &cfg.BlockUpstream
+	}
+	if len(*dst) > 0 {
+		return c.Errf("%s: given twice", opt)
+	}
+	for _, a := range args {
+		hp, err := ParseUpstreamAddr(a)
+		if err != nil {
+			return c.Errf("%s: %v", opt, err)
+		}
+		*dst = append(*dst, hp)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sqlitefilter
 
 import (
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,17 @@ func TestParse(t *testing.T) {
 		{`sqlitefilter /data/dns.db {
 			on_error fail_closed
 		}`, withDefaults(func(c *Config) { c.OnError = FailClosed })},
+		{`sqlitefilter /data/dns.db {
+			allow_upstream 127.0.0.1 dns://[::1]:5353
+			block_upstream 192.0.2.53:53
+			regex_max 5000
+			rewrite_max 0
+		}`, withDefaults(func(c *Config) {
+			c.AllowUpstream = []string{"127.0.0.1:53", "[::1]:5353"}
+			c.BlockUpstream = []string{"192.0.2.53:53"}
+			c.RegexMax = 5000
+			c.RewriteMax = 0
+		})},
 	}
 	for _, tc := range tests {
 		got, err := parse(caddy.NewTestController("dns", tc.input))
@@ -54,7 +66,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("%s: %v", tc.input, err)
 			continue
 		}
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", tc.input, got, tc.want)
 		}
 	}
@@ -78,6 +90,13 @@ func TestParseErrorsNameTheProblem(t *testing.T) {
 		{"sqlitefilter a.db {\non_error\n}", "on_error"},
 		{"sqlitefilter a.db {\nfrobnicate\n}", `unknown option "frobnicate"`},
 		{"sqlitefilter a.db\nsqlitefilter b.db", "only be used once"},
+		{"sqlitefilter a.db {\nallow_upstream\n}", "allow_upstream: expected at least one ADDR"},
+		{"sqlitefilter a.db {\nblock_upstream tls://1.1.1.1\n}", "block_upstream"},
+		{"sqlitefilter a.db {\nblock_upstream example.com\n}", "is not IP"},
+		{"sqlitefilter a.db {\nblock_upstream 127.0.0.1\nblock_upstream 127.0.0.2\n}", "given twice"},
+		{"sqlitefilter a.db {\nregex_max -1\n}", "regex_max"},
+		{"sqlitefilter a.db {\nrewrite_max many\n}", "rewrite_max"},
+		{"sqlitefilter a.db {\nregex_max 1 2\n}", "expected one value"},
 	}
 	for _, tc := range tests {
 		_, err := parse(caddy.NewTestController("dns", tc.input))

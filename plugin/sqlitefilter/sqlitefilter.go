@@ -29,18 +29,31 @@ type SQLiteFilter struct {
 
 	// store is the open database, replaced whole when the file is swapped;
 	// nil until a first open succeeded, so Ready is false until then.
-	store  atomic.Pointer[Store]
+	store atomic.Pointer[Store]
+	rules atomic.Pointer[rules] // nil until the loader built them (ruleset.go)
+	kick  chan struct{}         // the watch tells the loader the data changed
+	stop  chan struct{}
+	done  sync.WaitGroup
+
 	errors *errorLog
 	// failing is set while opening the file fails; Start and then the
 	// watcher goroutine are its only users.
 	failing bool
-	stop    chan struct{}
-	done    sync.WaitGroup
+
+	allowUp, blockUp *upstreamGroup // nil when not configured
+	skips            *skipReporter
 }
 
 // New returns a handler for cfg. It opens nothing: Start does.
 func New(cfg Config) *SQLiteFilter {
-	return &SQLiteFilter{cfg: cfg, errors: newErrorLog(errorLogInterval)}
+	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter(), errors: newErrorLog(errorLogInterval)}
+	if len(cfg.AllowUpstream) > 0 {
+		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)
+	}
+	if len(cfg.BlockUpstream) > 0 {
+		f.blockUp = newUpstreamGroup("block_upstream", cfg.BlockUpstream)
+	}
+	return f
 }
 
 // Name implements plugin.Handler.
@@ -62,8 +75,15 @@ func (f *SQLiteFilter) Start() error {
 		f.reopen()
 	}
 	f.stop = make(chan struct{})
-	f.done.Add(1)
+	f.kick = make(chan struct{}, 1)
+	f.done.Add(2)
 	go f.watch()
+	go f.load()
+	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
+		if u != nil {
+			u.start()
+		}
+	}
 	return nil
 }
 
@@ -75,6 +95,12 @@ func (f *SQLiteFilter) Stop() error {
 	close(f.stop)
 	f.done.Wait()
 	f.stop = nil
+	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
+		if u != nil {
+			u.stop()
+		}
+	}
+	f.rules.Store(nil)
 	if s := f.store.Swap(nil); s != nil {
 		return s.Close()
 	}
@@ -84,14 +110,51 @@ func (f *SQLiteFilter) Stop() error {
 // errNotOpen is the error of a lookup before the database was ever opened.
 var errNotOpen = errors.New("sqlitefilter: database not open")
 
+// load builds the in-memory rules (ruleset.go) in the background, at once
+// and then whenever the store's generation moves on (the watch kicks it) or
+// the store is replaced, so that start-up never waits for them. The ticker
+// retries a failed build and notices a replaced store.
+func (f *SQLiteFilter) load() {
+	defer f.done.Done()
+	t := time.NewTicker(f.cfg.Refresh)
+	defer t.Stop()
+	for {
+		s, cur := f.store.Load(), f.rules.Load()
+		if s != nil && (cur == nil || cur.store != s || cur.gen != s.Generation()) {
+			if cur != nil && cur.store != s {
+				cur = nil
+			}
+			start := time.Now()
+			r, err := loadRules(s, &f.cfg, cur, f.skips)
+			switch {
+			case err != nil:
+				f.fail(fmt.Errorf("%w; retrying in %s", err, f.cfg.Refresh))
+			default:
+				f.rules.Store(r)
+				if cur == nil || cur.regex != r.regex || cur.rewrite != r.rewrite {
+					log.Infof("%s: loaded %d regex patterns (%d without a literal to prefilter) and %d address rewrites in %s",
+						s.path, r.regex.Len(), r.regex.Unfiltered(), r.rewrite.Len(), time.Since(start).Round(time.Microsecond))
+				}
+			}
+		}
+		select {
+		case <-f.stop:
+			return
+		case <-f.kick:
+		case <-t.C:
+		}
+	}
+}
+
 // ServeDNS implements plugin.Handler.
 func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	if len(r.Question) != 1 || r.Opcode != dns.OpcodeQuery || r.Question[0].Qclass != dns.ClassINET {
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 	}
 	state := request.Request{W: w, Req: r}
+	rs := f.rules.Load()
 	start := time.Now()
-	v, err := f.decide(Canonical(state.QName()))
+	v, err := f.decide(Canonical(state.QName()), rs)
 	lookupDuration.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Observe(time.Since(start).Seconds())
 	record(ctx, v, err)
 	if err != nil {
@@ -106,27 +169,74 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		// above at a bounded rate rather than by the errors plugin per query.
 		return dns.RcodeServerFailure, nil
 	}
+	for _, s := range v.Skipped {
+		f.skips.report(s, "")
+	}
 	requestCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx), v.Action.String()).Inc()
 	switch v.Action {
-	case ActionBlock, ActionBlockUpstream:
-		w.WriteMsg(blockedReply(r, &f.cfg))
-		// The reply is written, even when it is REFUSED.
-		return dns.RcodeSuccess, nil
+	case ActionBlock:
+		return f.serveBlocked(w, r)
+	case ActionBlockUpstream:
+		switch {
+		case f.blockUp == nil:
+			return f.serveBlocked(w, r)
+		case len(v.Aliases) > 0:
+			// The target goes to the block upstream when the chain
+			// asks the server for it.
+			return f.serveAlias(ctx, w, r, v)
+		}
+		return f.blockUp.serve(ctx, f.rewriter(ctx, w, rs), r)
+	case ActionAlias:
+		// The answer for the target was rewritten on its own way
+		// through the chain: no second wrapper here.
+		return f.serveAlias(ctx, w, r, v)
+	case ActionAliasFail:
+		return dns.RcodeServerFailure, nil
+	case ActionAllow:
+		if f.allowUp != nil {
+			return f.allowUp.serve(ctx, f.rewriter(ctx, w, rs), r)
+		}
 	}
-	return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
+	return plugin.NextOrFailure(f.Name(), f.Next, ctx, f.rewriter(ctx, w, rs), r)
 }
 
-// decide returns the verdict for name from the current store. A store closed
-// under the lookup has just been replaced by the watcher: the lookup runs
-// again on its successor, so a swap fails no query.
-func (f *SQLiteFilter) decide(name string) (Verdict, error) {
+// serveBlocked writes the blocked answer (SPEC §4). The reply is written,
+// even when it is REFUSED, so the server must not write another.
+func (f *SQLiteFilter) serveBlocked(w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	w.WriteMsg(blockedReply(r, &f.cfg))
+	return dns.RcodeSuccess, nil
+}
+
+// rewriter wraps w so the answer's addresses are rewritten, when there are
+// rewrites.
+func (f *SQLiteFilter) rewriter(ctx context.Context, w dns.ResponseWriter, rs *rules) dns.ResponseWriter {
+	if rs == nil || rs.rewrite.Len() == 0 {
+		return w
+	}
+	c := addrRewriteCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx))
+	return &rewriteWriter{ResponseWriter: w, rw: rs.rewrite, n: func(n int) { c.Add(float64(n)) }}
+}
+
+// decide runs Decide on a pooled connection of the current store, with the
+// regex set of rs (none while it is being built). A store closed under the
+// lookup has just been replaced by the watcher: the lookup runs again on its
+// successor, so a swap fails no query.
+func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 	for {
 		s := f.store.Load()
 		if s == nil {
 			return Verdict{}, errNotOpen
 		}
+		src := withRules{}
+		if rs != nil {
+			src.re = rs.regex
+			// Trusted only for the generation it was read in: a new alias
+			// row is never missed because of it.
+			src.noAliases = rs.noAliases && rs.store == s && rs.gen == s.Generation()
+		}
 		var v Verdict
-		err := s.View(func(src Source) error {
+		err := s.View(func(l Lookup) error {
+			src.Lookup = l
 			var err error
 			v, err = Decide(src, name)
 			return err
@@ -136,4 +246,21 @@ func (f *SQLiteFilter) decide(name string) (Verdict, error) {
 		}
 		return v, err
 	}
+}
+
+// withRules is the Source of a decision: the rows in SQLite and what the
+// loader knows in memory (the regex set, whether there are aliases).
+type withRules struct {
+	Lookup
+	re        *RegexSet
+	noAliases bool
+}
+
+func (s withRules) MatchRegex(name string) (string, bool) { return s.re.Match(name) }
+
+func (s withRules) AliasTarget(name string) (string, bool, error) {
+	if s.noAliases {
+		return "", false, nil
+	}
+	return s.Lookup.AliasTarget(name)
 }

@@ -35,6 +35,7 @@ type Store struct {
 	// absent); only the watcher goroutine touches them.
 	sidecars [2]os.FileInfo
 	wal      bool
+	layout   schema.Layout
 	present  [schema.NumTables]bool // which tables exist
 
 	conns   chan *conn
@@ -61,6 +62,7 @@ type StoreOptions struct {
 type conn struct {
 	c     *sqlite3.SQLiteConn
 	has   [schema.NumTables]*sqlite3.SQLiteStmt
+	alias *sqlite3.SQLiteStmt // domain_alias target lookup, prepared on first use (store_alias.go)
 	args  []driver.NamedValue
 	dest  []driver.Value
 	gen   uint64 // generation of the snapshot this connection holds
@@ -125,6 +127,9 @@ func (s *Store) inspect() error {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	s.wal = mode == "wal"
+	if s.layout, err = detectLayout(s.watcher); err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
 	for _, t := range schema.Tables {
 		n, err := queryString(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type IN ('table','view') AND name = ?", t.Name())
 		if err != nil {
@@ -201,7 +206,7 @@ func (s *Store) newConn(busyMS int) (*conn, error) {
 		if !s.present[t] {
 			continue
 		}
-		q := fmt.Sprintf("SELECT 1 FROM %s WHERE %s = ? LIMIT 1", t.Name(), t.KeyColumn())
+		q := lookupQuery(s.layout, t)
 		st, err := sc.Prepare(q)
 		if err != nil {
 			c.close()
@@ -218,15 +223,18 @@ func (c *conn) close() {
 			st.Close()
 		}
 	}
+	if c.alias != nil {
+		c.alias.Close()
+	}
 	c.c.Close()
 }
 
 // errClosed is returned by lookups on a closed store.
 var errClosed = errors.New("sqlitefilter: store closed")
 
-// View runs fn with a Source backed by one pooled connection, holding a
+// View runs fn with a Lookup backed by one pooled connection, holding a
 // snapshot no older than the last Refresh.
-func (s *Store) View(fn func(Source) error) error {
+func (s *Store) View(fn func(Lookup) error) error {
 	c, ok := <-s.conns
 	if !ok {
 		return errClosed

@@ -30,7 +30,7 @@ func newTestDB(t testing.TB, journalMode string) (string, *sql.DB) {
 func has(t *testing.T, s *Store, table schema.Table, key string) bool {
 	t.Helper()
 	var ok bool
-	if err := s.View(func(src Source) error {
+	if err := s.View(func(src Lookup) error {
 		var err error
 		ok, err = src.Has(table, key)
 		return err
@@ -103,7 +103,7 @@ func TestStoreAfterCloseFails(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.View(func(Source) error { return nil }); err != errClosed {
+	if err := s.View(func(Lookup) error { return nil }); err != errClosed {
 		t.Fatalf("View after Close = %v, want errClosed", err)
 	}
 	if _, err := s.Refresh(); err != errClosed {

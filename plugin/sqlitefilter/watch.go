@@ -76,6 +76,15 @@ func (f *SQLiteFilter) check() {
 	if changed {
 		reloadCount.WithLabelValues(f.cfg.Path).Inc()
 		reloadTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
+		f.kickLoader()
+	}
+}
+
+// kickLoader tells the rules loader that the data changed.
+func (f *SQLiteFilter) kickLoader() {
+	select {
+	case f.kick <- struct{}{}:
+	default: // a rebuild is already due
 	}
 }
 
@@ -96,6 +105,7 @@ func (f *SQLiteFilter) open() error {
 		log.Infof("%s: table %s is missing, so its rules are empty", f.cfg.Path, t)
 	}
 	f.store.Store(s)
+	f.kickLoader()
 	swapCount.WithLabelValues(f.cfg.Path).Inc()
 	swapTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
 	f.errors.Reset()

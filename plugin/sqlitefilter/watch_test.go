@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,7 +50,7 @@ func buildDB(t *testing.T, path, journalMode string, statements ...string) {
 
 func verdict(t *testing.T, f *SQLiteFilter, name string) Action {
 	t.Helper()
-	v, err := f.decide(name)
+	v, err := f.decide(name, nil)
 	if err != nil {
 		t.Fatalf("decide %s: %v", name, err)
 	}
@@ -134,7 +135,7 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 					t.Errorf("%s: %s after the swap, want %s", name, got, action)
 				}
 			}
-			if err := old.View(func(Source) error { return nil }); err != errClosed {
+			if err := old.View(func(Lookup) error { return nil }); err != errClosed {
 				t.Errorf("old store not closed: %v", err)
 			}
 		})
@@ -217,7 +218,7 @@ func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
 	if f.Ready() {
 		t.Fatal("ready without a database")
 	}
-	if _, err := f.decide("ads.example"); err != errNotOpen {
+	if _, err := f.decide("ads.example", nil); err != errNotOpen {
 		t.Fatalf("decide without a database: %v, want errNotOpen", err)
 	}
 	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
@@ -272,7 +273,7 @@ func TestSwapsFailNoConcurrentLookup(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				v, err := f.decide("always.example")
+				v, err := f.decide("always.example", nil)
 				if err != nil || v.Action != ActionBlock {
 					failures.Add(1)
 				}
@@ -334,7 +335,6 @@ func TestStopEndsTheWatcherAndClosesTheStore(t *testing.T) {
 	present := filepath.Join(dir, "rules.db")
 	buildDB(t, present, "wal")
 	for _, path := range []string{present, filepath.Join(dir, "missing.db")} {
-		before := runtime.NumGoroutine()
 		f := newFilter(path)
 		f.cfg.Refresh = 10 * time.Millisecond
 		if err := f.Start(); err != nil {
@@ -342,6 +342,9 @@ func TestStopEndsTheWatcherAndClosesTheStore(t *testing.T) {
 		}
 		s := f.store.Load()
 		time.Sleep(50 * time.Millisecond) // a few watcher rounds
+		if n := filterGoroutines(); n != 2 {
+			t.Errorf("%s: %d goroutines of the filter run, want the watcher and the loader", path, n)
+		}
 		if err := f.Stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -349,12 +352,25 @@ func TestStopEndsTheWatcherAndClosesTheStore(t *testing.T) {
 			t.Errorf("%s: ready after Stop", path)
 		}
 		if s != nil {
-			if err := s.View(func(Source) error { return nil }); err != errClosed {
+			if err := s.View(func(Lookup) error { return nil }); err != errClosed {
 				t.Errorf("%s: store not closed by Stop: %v", path, err)
 			}
 		}
-		if after := runtime.NumGoroutine(); after > before {
-			t.Errorf("%s: %d goroutines after Stop, %d before Start", path, after, before)
+		if n := filterGoroutines(); n != 0 {
+			t.Errorf("%s: %d goroutines of the filter still run after Stop", path, n)
 		}
 	}
+}
+
+// filterGoroutines counts the goroutines running a method of SQLiteFilter
+// (the watcher, the rules loader). Other tests' goroutines are left out.
+func filterGoroutines() int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "sqlitefilter.(*SQLiteFilter).watch") || strings.Contains(g, "sqlitefilter.(*SQLiteFilter).load") {
+			n++
+		}
+	}
+	return n
 }

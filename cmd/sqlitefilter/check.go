@@ -1,0 +1,155 @@
+package main
+
+import (
+	"database/sql"
+	"flag"
+	"fmt"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// maxShown is how many bad rows per table check prints.
+const maxShown = 10
+
+// runCheck checks the file's integrity and every row: a row that is not in
+// canonical form never matches a query (the plugin compares canonical
+// names), and a row that cannot be used at all (a pattern that does not
+// compile, an address that does not parse) is skipped by the plugin. It
+// fails when it finds anything.
+func runCheck(args []string) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	pos, err := parseN(fs, args, 1, 1, "DB")
+	if err != nil {
+		return err
+	}
+	db, err := openReadOnly(pos[0])
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	problems, err := checkIntegrity(db)
+	if err != nil {
+		return err
+	}
+	present, err := schema.Present(db.DB)
+	if err != nil {
+		return err
+	}
+	for _, t := range schema.Tables {
+		if !present[t] {
+			continue
+		}
+		n, err := checkRows(db.DB, t)
+		if err != nil {
+			return err
+		}
+		problems += n
+	}
+	if db.layout == schema.Normalized {
+		n, err := checkNormalized(db.DB)
+		if err != nil {
+			return err
+		}
+		problems += n
+	}
+	if problems > 0 {
+		return fmt.Errorf("%s: %d problems", pos[0], problems)
+	}
+	fmt.Printf("%s: ok (%s layout)\n", pos[0], db.layout)
+	return nil
+}
+
+func checkIntegrity(db *database) (int, error) {
+	rows, err := db.Query("PRAGMA integrity_check")
+	if err != nil {
+		return 0, fmt.Errorf("integrity check: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var msg string
+		if err := rows.Scan(&msg); err != nil {
+			return 0, err
+		}
+		if msg != "ok" {
+			fmt.Printf("integrity: %s\n", msg)
+			n++
+		}
+	}
+	return n, rows.Err()
+}
+
+// checkRows reports the rows of t that are not canonical or not usable.
+func checkRows(db *sql.DB, t schema.Table) (int, error) {
+	target := "NULL"
+	if t.TargetColumn() != "" {
+		target = t.TargetColumn()
+	}
+	rows, err := db.Query(fmt.Sprintf("SELECT %s, %s FROM %s", t.KeyColumn(), target, t.Name()))
+	if err != nil {
+		return 0, fmt.Errorf("check %s: %w", t, err)
+	}
+	defer rows.Close()
+	bad := 0
+	show := func(format string, args ...any) {
+		if bad++; bad <= maxShown {
+			fmt.Printf("%s: "+format+"\n", append([]any{t}, args...)...)
+		}
+	}
+	for rows.Next() {
+		var key, tgt sql.NullString
+		if err := rows.Scan(&key, &tgt); err != nil {
+			return 0, fmt.Errorf("check %s: %w", t, err)
+		}
+		c, err := canonicalKey(t, key.String)
+		switch {
+		case !key.Valid:
+			show("NULL key: never matches")
+		case err != nil:
+			show("%q: unusable, the plugin skips it: %v", clip(key.String), err)
+		case c != key.String:
+			show("%q: not canonical (%q), never matches", clip(key.String), c)
+		}
+		if t.TargetColumn() == "" {
+			continue
+		}
+		c, err = canonicalTarget(t, tgt.String)
+		switch {
+		case !tgt.Valid:
+			show("%q: NULL target, the plugin skips it", clip(key.String))
+		case err != nil:
+			show("%q → %q: unusable target, the plugin skips it: %v", clip(key.String), clip(tgt.String), err)
+		case c != tgt.String:
+			show("%q → %q: target not canonical (%q)", clip(key.String), clip(tgt.String), c)
+		}
+	}
+	if bad > maxShown {
+		fmt.Printf("%s: %d more\n", t, bad-maxShown)
+	}
+	return bad, rows.Err()
+}
+
+// checkNormalized finds rows of the normalized tables that no view shows.
+func checkNormalized(db *sql.DB) (int, error) {
+	checks := []struct {
+		what, q  string
+		harmless bool // wastes space only: reported, not counted
+	}{
+		{"records pointing at no domain", "SELECT count(*) FROM records WHERE NOT EXISTS (SELECT 1 FROM domains d WHERE d.domain_id = records.domain_id)", false},
+		{"domains with no record (harmless, they take space)", "SELECT count(*) FROM domains WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.domain_id = domains.domain_id)", true},
+	}
+	bad := 0
+	for _, c := range checks {
+		var n int
+		if err := db.QueryRow(c.q).Scan(&n); err != nil {
+			return 0, fmt.Errorf("check %s: %w", c.what, err)
+		}
+		if n > 0 {
+			fmt.Printf("%d %s\n", n, c.what)
+			if !c.harmless {
+				bad += n
+			}
+		}
+	}
+	return bad, nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// database is a sqlitefilter database opened for writing by the admin command.
+type database struct {
+	*sql.DB
+	path   string
+	layout schema.Layout
+}
+
+// openDatabase opens an existing database read-write. The admin command is
+// one writer among possibly many readers (the server), so it waits for locks
+// rather than failing, and keeps the page cache large for bulk work.
+func openDatabase(path string) (*database, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w (create it with `sqlitefilter init %s`)", path, err, path)
+	}
+	return openDB(path, "mode=rw&_busy_timeout=10000&_txlock=immediate")
+}
+
+// openReadOnly opens an existing database for reading only.
+func openReadOnly(path string) (*database, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return openDB(path, "mode=ro&_busy_timeout=10000")
+}
+
+func openDB(path, params string) (*database, error) {
+	db, err := sql.Open("sqlite3", schema.DSN(path, params))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// One connection: pragmas and transactions then apply to every statement.
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("PRAGMA cache_size=-262144"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	l, err := schema.Detect(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &database{DB: db, path: path, layout: l}, nil
+}

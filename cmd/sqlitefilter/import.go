@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// maxReported is how many invalid lines per file are printed; the rest are
+// only counted, so a binary file cannot flood the terminal.
+const maxReported = 20
+
+// counts is the summary of an import.
+type counts struct {
+	added, present, invalid, skipped int64
+	reasons                          map[string]int64 // skipped, by reason
+}
+
+func (c *counts) addTo(total *counts) {
+	total.added += c.added
+	total.present += c.present
+	total.invalid += c.invalid
+	total.skipped += c.skipped
+	for r, n := range c.reasons {
+		total.reasons[r] += n
+	}
+}
+
+func (c *counts) String() string {
+	s := fmt.Sprintf("added %d, already present %d, invalid %d, skipped %d", c.added, c.present, c.invalid, c.skipped)
+	if len(c.reasons) > 0 {
+		var rs []string
+		for r, n := range c.reasons {
+			rs = append(rs, fmt.Sprintf("%s %d", r, n))
+		}
+		sort.Strings(rs)
+		s += " (" + strings.Join(rs, ", ") + ")"
+	}
+	return s
+}
+
+// importJob holds what an import was asked to do.
+type importJob struct {
+	table   schema.Table
+	tableOK bool // --table given
+	format  format
+	replace bool
+	batch   int // rows per transaction
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func runImport(args []string) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	tableName := fs.String("table", "", "table to import into (block rules for adblock and dnsmasq lists; default block_wildcard there)")
+	formatName := fs.String("format", "auto", "auto, plain, hosts, adblock, dnsmasq, regex or csv")
+	replace := fs.Bool("replace", false, "build a new database with the tables this import writes replaced by the input, and rename it into place")
+	batch := fs.Int("batch", defaultBatch, "rows per transaction")
+	pos, err := parseN(fs, args, 2, -1, "DB --table T [--format F] [--replace] [--batch N] FILE…|-")
+	if err != nil {
+		return err
+	}
+	if *batch < 1 {
+		return fmt.Errorf("--batch must be at least 1, got %d", *batch)
+	}
+	job := importJob{replace: *replace, batch: *batch, stdout: os.Stdout, stderr: os.Stderr}
+	if job.format, err = parseFormat(*formatName); err != nil {
+		return err
+	}
+	if *tableName != "" {
+		t, ok := schema.ParseTable(*tableName)
+		if !ok {
+			return fmt.Errorf("unknown table %q", *tableName)
+		}
+		job.table, job.tableOK = t, true
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return job.run(ctx, pos[0], pos[1:])
+}
+
+// resolve settles the format and table for one input.
+func (j *importJob) resolve(in *input) (parser, error) {
+	f := j.format
+	if f == formatAuto {
+		switch {
+		case j.tableOK && j.table == schema.BlockRegex:
+			f = formatRegex
+		case j.tableOK && (j.table == schema.Alias || j.table == schema.RewriteV4 || j.table == schema.RewriteV6):
+			f = formatCSV
+		default:
+			f = sniff(in.head(100))
+		}
+	}
+	tables := formatTables(f)
+	p := parser{format: f, table: tables[0]}
+	if j.tableOK {
+		ok := false
+		for _, t := range tables {
+			ok = ok || t == j.table
+		}
+		if !ok {
+			return p, fmt.Errorf("%s: a %s list cannot go into %s", in.name, f, j.table)
+		}
+		p.table = j.table
+	} else if f == formatPlain || f == formatHosts || f == formatCSV {
+		return p, fmt.Errorf("%s: a %s list needs --table (e.g. block_exact or block_wildcard)", in.name, f)
+	}
+	return p, nil
+}
+
+// written lists the tables an import may write, which --replace replaces.
+func (j *importJob) written(p parser) []schema.Table {
+	ts := []schema.Table{p.table}
+	if p.format == formatAdblock || p.format == formatDnsmasq {
+		ts = append(ts, schema.Allow)
+	}
+	return ts
+}
+
+func (j *importJob) run(ctx context.Context, dbPath string, files []string) error {
+	prog := newProgress()
+	defer prog.close()
+	// Open the inputs first: a missing file or an unknown format fails the
+	// import before anything is written.
+	var inputs []*input
+	var parsers []parser
+	defer func() {
+		for _, in := range inputs {
+			in.close()
+		}
+	}()
+	stdin := 0
+	for _, name := range files {
+		if name == "-" {
+			if stdin++; stdin > 1 {
+				return errors.New("standard input (-) given twice")
+			}
+		}
+		in, err := openInput(name, &prog.read)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, in)
+		p, err := j.resolve(in)
+		if err != nil {
+			return err
+		}
+		parsers = append(parsers, p)
+	}
+
+	target := dbPath
+	if j.replace {
+		var err error
+		if target, err = j.prepareReplacement(dbPath, parsers); err != nil {
+			return err
+		}
+		defer schema.RemoveTemp(target) // a no-op once renamed
+	}
+	db, err := openDatabase(target)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := j.tune(db); err != nil {
+		return err
+	}
+
+	total := counts{reasons: map[string]int64{}}
+	start := time.Now()
+	notes := map[string]bool{}
+	for i, in := range inputs {
+		prog.setInput(in.name, in.size)
+		c, err := j.importOne(ctx, db, in, &parsers[i], prog)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(j.stdout, "%s: %s: %s\n", in.name, parsers[i].format, c)
+		c.addTo(&total)
+		for n := range parsers[i].notes {
+			notes[n] = true
+		}
+	}
+	prog.close()
+	elapsed := time.Since(start)
+	rows := total.added + total.present
+	fmt.Fprintf(j.stdout, "total: %s in %s (%.0f rows/s)\n", &total, elapsed.Round(time.Millisecond), float64(rows)/elapsed.Seconds())
+	for n := range notes {
+		fmt.Fprintf(j.stdout, "note: %s\n", n)
+	}
+	if !j.replace {
+		return nil
+	}
+	return j.finishReplacement(db, dbPath)
+}
+
+// tune sets the pragmas for bulk writing: the WAL keeps the server reading
+// while an import into a live database runs; a replacement is a private file
+// until renamed, so it needs no journal at all.
+func (j *importJob) tune(db *database) error {
+	pragmas := []string{"PRAGMA synchronous=NORMAL"}
+	if j.replace {
+		pragmas = []string{"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"}
+	} else if _, err := db.Exec("PRAGMA journal_mode=WAL"); err != nil {
+		fmt.Fprintf(j.stderr, "warning: %s stays in its journal mode: %v\n", db.path, err)
+	}
+	for _, p := range pragmas {
+		if _, err := db.Exec(p); err != nil {
+			return fmt.Errorf("%s: %s: %w", db.path, p, err)
+		}
+	}
+	return nil
+}
+
+// importOne reads one input into db and returns its counts.
+func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *parser, prog *progress) (*counts, error) {
+	c := &counts{reasons: map[string]int64{}}
+	w := newWriter(db, j.batch)
+	defer w.rollback()
+	var o outcome
+	reported := int64(0)
+	report := func(msg string) {
+		c.invalid++
+		if reported++; reported <= maxReported {
+			fmt.Fprintf(j.stderr, "%s:%d: %s\n", in.name, in.line, msg)
+		}
+	}
+	for {
+		if in.line%4096 == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("%s:%d: interrupted (rows up to the last committed batch are kept)", in.name, in.line)
+		}
+		line, err := in.next()
+		if err == io.EOF {
+			break
+		}
+		if err == errLineTooLong {
+			report(err.Error())
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		o.reset()
+		p.parse(string(line), &o)
+		for _, pr := range o.problems {
+			if pr.skipped {
+				c.skipped++
+				c.reasons[pr.reason]++
+			} else {
+				report(pr.reason)
+			}
+		}
+		for _, e := range o.entries {
+			added, err := w.add(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", in.name, in.line, err)
+			}
+			if added {
+				c.added++
+			} else {
+				c.present++
+			}
+			prog.rows.Add(1)
+		}
+	}
+	if err := w.commit(); err != nil {
+		return nil, fmt.Errorf("%s: %w", in.name, err)
+	}
+	if reported > maxReported {
+		fmt.Fprintf(j.stderr, "%s: %d more invalid lines not shown\n", in.name, reported-maxReported)
+	}
+	return c, nil
+}
+
+// prepareReplacement builds the new file next to dbPath: every table of the
+// current database that this import does not write is copied over; the ones
+// it writes start empty. A missing dbPath gets a new per-type database.
+func (j *importJob) prepareReplacement(dbPath string, parsers []parser) (string, error) {
+	tmp := schema.TempPath(dbPath)
+	schema.RemoveTemp(tmp)
+	var except [schema.NumTables]bool
+	for _, p := range parsers {
+		for _, t := range j.written(p) {
+			except[t] = true
+		}
+	}
+	layout := schema.PerType
+	if _, err := os.Stat(dbPath); err == nil {
+		old, err := openReadOnly(dbPath)
+		if err != nil {
+			return "", err
+		}
+		layout = old.layout
+		old.Close()
+		if err := schema.Build(dbPath, tmp, layout, except); err != nil {
+			schema.RemoveTemp(tmp)
+			return "", fmt.Errorf("copy %s: %w", dbPath, err)
+		}
+		return tmp, nil
+	}
+	if err := schema.Build("", tmp, layout, except); err != nil {
+		schema.RemoveTemp(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// finishReplacement checks the new file, leaves it in rollback-journal mode
+// (no -wal of its own, see schema.Replace) and renames it over dbPath.
+func (j *importJob) finishReplacement(db *database, dbPath string) error {
+	var ok string
+	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil || ok != "ok" {
+		return fmt.Errorf("check new database: %s %v", ok, err)
+	}
+	if _, err := db.Exec("PRAGMA journal_mode=DELETE"); err != nil {
+		return fmt.Errorf("%s: %w", db.path, err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("%s: %w", db.path, err)
+	}
+	if err := schema.Replace(db.path, dbPath); err != nil {
+		return err
+	}
+	fmt.Fprintf(j.stdout, "replaced %s\n", dbPath)
+	return nil
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// startImport runs `sqlitefilter import` in a subprocess.
+func startImport(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"import"}, args...)...)
+	cmd.Env = append(os.Environ(), "SQLITEFILTER_TEST_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+func bigList(t *testing.T, n int) string {
+	t.Helper()
+	var b bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&b, "host-%d.killed-import.example\n", i)
+	}
+	return writeFile(t, "big.txt", b.Bytes())
+}
+
+// waitFor polls cond until it holds, or fails the test after 60 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func count(t *testing.T, path, table string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite3", schema.DSN(path, "mode=ro&_busy_timeout=5000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The killed import: small batches, so the kill lands after some commits and
+// long before the end even under the race detector.
+const (
+	killLines = 300000
+	killBatch = 1000
+)
+
+const previousRows = "INSERT INTO block_exact VALUES ('previous.example'); INSERT INTO fqdn_dns_allow VALUES ('allowed.example');"
+
+func TestKilledImportKeepsPreviousDataAndPassesCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports in a subprocess")
+	}
+	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
+		t.Run(l.String(), func(t *testing.T) {
+			db := newTestDB(t, l, previousRows)
+			cmd := startImport(t, db, "--batch", strconv.Itoa(killBatch), "--table", "block_exact", bigList(t, killLines))
+			// Kill it once at least one batch is committed and more are coming.
+			waitFor(t, "a committed batch", func() bool { return count(t, db, "block_exact") > 1 })
+			cmd.Process.Kill()
+			cmd.Wait()
+			n := count(t, db, "block_exact")
+			if n >= killLines+1 {
+				t.Skip("the import finished before it was killed; nothing tested")
+			}
+			if got := rows(t, db, schema.Allow); len(got) != 1 || got[0] != "allowed.example" {
+				t.Errorf("previous allow rows: %q", got)
+			}
+			if !strings.Contains(strings.Join(rows(t, db, schema.BlockExact), " "), "previous.example") {
+				t.Error("previous block_exact row lost")
+			}
+			if (n-1)%killBatch != 0 {
+				t.Errorf("%d new rows: not a whole number of batches", n-1)
+			}
+			if err := runCheck([]string{db}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestKilledReplaceLeavesOldFileUntouched(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports in a subprocess")
+	}
+	db := newTestDB(t, schema.PerType, previousRows)
+	before := fileHash(t, db)
+	cmd := startImport(t, db, "--replace", "--batch", strconv.Itoa(killBatch), "--table", "block_exact", bigList(t, killLines))
+	var tmp string
+	waitFor(t, "the replacement file to grow", func() bool {
+		m, _ := filepath.Glob(db + ".new-*")
+		if len(m) == 0 {
+			return false
+		}
+		tmp = m[0]
+		st, err := os.Stat(tmp)
+		return err == nil && st.Size() > 1<<20
+	})
+	cmd.Process.Kill()
+	if cmd.Wait() == nil {
+		t.Skip("the import finished before it was killed; nothing tested")
+	}
+	if fileHash(t, db) != before {
+		t.Error("the old database changed")
+	}
+	if err := runCheck([]string{db}); err != nil {
+		t.Error(err)
+	}
+	if got := rows(t, db, schema.BlockExact); len(got) != 1 || got[0] != "previous.example" {
+		t.Errorf("block_exact after a killed replace: %q", got)
+	}
+	schema.RemoveTemp(tmp)
+}
+
+func fileHash(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// progress draws a one-line status (rows, rows/s, percent of bytes read) on
+// standard error while an import runs, only when standard error is a
+// terminal: in a pipe or a log it would be noise.
+type progress struct {
+	rows  atomic.Int64
+	read  atomic.Int64 // bytes of the current input read so far
+	total atomic.Int64 // size of the current input, 0 if unknown
+	name  atomic.Pointer[string]
+
+	out   io.Writer
+	start time.Time
+	stop  chan struct{}
+	done  sync.WaitGroup
+}
+
+func newProgress() *progress {
+	p := &progress{start: time.Now()}
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return p
+	}
+	p.out = os.Stderr
+	p.stop = make(chan struct{})
+	p.done.Add(1)
+	go p.run()
+	return p
+}
+
+// setInput starts counting a new input of size bytes (0 if unknown).
+func (p *progress) setInput(name string, size int64) {
+	p.name.Store(&name)
+	p.read.Store(0)
+	p.total.Store(size)
+}
+
+func (p *progress) run() {
+	defer p.done.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			fmt.Fprint(p.out, "\r\033[K")
+			return
+		case <-t.C:
+			p.draw()
+		}
+	}
+}
+
+func (p *progress) draw() {
+	rows := p.rows.Load()
+	rate := float64(rows) / time.Since(p.start).Seconds()
+	name := ""
+	if n := p.name.Load(); n != nil {
+		name = *n
+	}
+	pct := ""
+	if total := p.total.Load(); total > 0 {
+		f := float64(p.read.Load()) / float64(total)
+		const width = 30
+		bar := int(f * width)
+		if bar > width {
+			bar = width
+		}
+		pct = fmt.Sprintf("[%-*s] %3.0f%% ", width, strings.Repeat("#", bar), 100*f)
+	}
+	fmt.Fprintf(p.out, "\r\033[K%s %s%d rows, %.0f rows/s", name, pct, rows, rate)
+}
+
+// close removes the status line.
+func (p *progress) close() {
+	if p.stop != nil {
+		close(p.stop)
+		p.done.Wait()
+	}
+}

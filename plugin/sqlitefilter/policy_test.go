@@ -1,0 +1,107 @@
+package sqlitefilter
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// mapSource is a Source over rows in memory, for testing Decide without
+// SQLite.
+type mapSource struct {
+	keys    map[schema.Table]map[string]bool
+	aliases map[string]string
+	regex   *RegexSet
+	probes  int
+}
+
+func newMapSource(rows []Row) *mapSource {
+	s := &mapSource{keys: map[schema.Table]map[string]bool{}, aliases: map[string]string{}}
+	b := NewRegexSetBuilder()
+	for _, r := range rows {
+		switch r.Table {
+		case schema.Alias:
+			s.aliases[r.Key] = r.Target
+		case schema.BlockRegex:
+			b.Add(r.Key)
+		default:
+			if s.keys[r.Table] == nil {
+				s.keys[r.Table] = map[string]bool{}
+			}
+			s.keys[r.Table][r.Key] = true
+		}
+	}
+	s.regex = b.Build()
+	return s
+}
+
+func (s *mapSource) Has(t schema.Table, key string) (bool, error) {
+	s.probes++
+	return s.keys[t][key], nil
+}
+
+func (s *mapSource) AliasTarget(name string) (string, bool, error) {
+	t, ok := s.aliases[name]
+	return t, ok, nil
+}
+
+func (s *mapSource) MatchRegex(name string) (string, bool) { return s.regex.Match(name) }
+
+func TestDecideNamesTheRule(t *testing.T) {
+	al := func(src, name string) Hop { return Hop{Rule{schema.Alias, src}, name} }
+	tests := []struct {
+		name string
+		rows []Row
+		want Verdict
+	}{
+		{"ads.example.com", nil, Verdict{}},
+		{"ads.example.com", rowsOf(exact("ads.example.com"), regexRows(`^ads\.`)),
+			Verdict{Action: ActionBlock, Rule: Rule{schema.BlockExact, "ads.example.com"}}},
+		{"ads.example.com", regexRows(`^ads\.`),
+			Verdict{Action: ActionBlock, Rule: Rule{schema.BlockRegex, `^ads\.`}}},
+		{"a.b.example.com", wildcard("example.com", "b.example.com"),
+			Verdict{Action: ActionBlock, Rule: Rule{schema.BlockWildcard, "b.example.com"}}},
+		{"ads.example.com", rowsOf(allow("example.com"), exact("ads.example.com")),
+			Verdict{Action: ActionAllow, Rule: Rule{schema.Allow, "example.com"}}},
+		{"www.evil.com", dnsBlock("evil.com"),
+			Verdict{Action: ActionBlockUpstream, Rule: Rule{schema.DNSBlock, "evil.com"}}},
+		{"www.intel.com", aliasRow("intel.com", "keweon.center"),
+			Verdict{Action: ActionAlias, Rule: Rule{schema.Alias, "intel.com"}, Target: "www.keweon.center",
+				Aliases: []Hop{al("intel.com", "www.keweon.center")}}},
+		{"www.intel.com", rowsOf(aliasRow("intel.com", "keweon.center"), regexRows(`keweon`)),
+			Verdict{Action: ActionBlock, Rule: Rule{schema.BlockRegex, "keweon"}, Target: "www.keweon.center",
+				Aliases: []Hop{al("intel.com", "www.keweon.center")}}},
+		{"www.intel.com", rowsOf(aliasRow("intel.com", "keweon.center"), allow("keweon.center")),
+			Verdict{Action: ActionAlias, Rule: Rule{schema.Alias, "intel.com"}, Target: "www.keweon.center",
+				Aliases: []Hop{al("intel.com", "www.keweon.center")}}},
+		{"a.test", rowsOf(aliasRow("a.test", "b.test"), aliasRow("b.test", "a.test")),
+			Verdict{Action: ActionAliasFail, Rule: Rule{schema.Alias, "b.test"}, Target: "a.test",
+				Aliases: []Hop{al("a.test", "b.test")}}},
+		{"intel.com", rowsOf(aliasRow("intel.com", "-bad target-")),
+			Verdict{Skipped: []Skipped{{Rule{schema.Alias, "intel.com"}, ReasonBadTarget, "-bad target-"}}}},
+		{strings.Repeat("a.", 70) + "intel.com", aliasRow("intel.com", strings.Repeat("b", 63)+"."+strings.Repeat("c", 63)),
+			Verdict{Action: ActionAliasFail, Rule: Rule{schema.Alias, "intel.com"}}},
+	}
+	for _, tc := range tests {
+		got, err := Decide(newMapSource(tc.rows), tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Decide(%s) with %v\n got %+v\nwant %+v", tc.name, tc.rows, got, tc.want)
+		}
+	}
+}
+
+// TestDecideChecksEverySuffix: a name of 100 labels is probed at every
+// level (SPEC §1: no depth cap).
+func TestDecideChecksEverySuffix(t *testing.T) {
+	name := strings.Repeat("x.", 99) + "deep"
+	src := newMapSource(wildcard("deep"))
+	v, err := Decide(src, name)
+	if err != nil || v.Action != ActionBlock || v.Rule.Key != "deep" {
+		t.Fatalf("Decide = %+v, %v", v, err)
+	}
+}

@@ -1,0 +1,61 @@
+package sqlitefilter
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// AliasTarget implements Lookup: the Target_Domain of the domain_alias row
+// keyed by name. The statement is prepared on a connection's first alias
+// lookup, so databases without aliases never pay for it.
+func (src source) AliasTarget(name string) (string, bool, error) {
+	if !src.s.present[schema.Alias] {
+		return "", false, nil
+	}
+	c := src.c
+	if c.alias == nil {
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = ? LIMIT 1",
+			schema.Alias.TargetColumn(), schema.Alias.Name(), schema.Alias.KeyColumn())
+		st, err := c.c.Prepare(q)
+		if err != nil {
+			return "", false, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		c.alias = st.(*sqlite3.SQLiteStmt)
+	}
+	c.args[0].Value = name
+	rows, err := c.alias.QueryContext(context.Background(), c.args)
+	if err != nil {
+		return "", false, err
+	}
+	err = rows.Next(c.dest)
+	if cerr := rows.Close(); err == nil && cerr != nil {
+		return "", false, cerr
+	}
+	switch err {
+	case nil:
+		return text(c.dest[0]), true, nil
+	case io.EOF:
+		return "", false, nil
+	default:
+		return "", false, err
+	}
+}
+
+// text formats a column value read through the driver as a string.
+func text(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}

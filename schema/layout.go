@@ -1,0 +1,78 @@
+package schema
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// Layout is how a database stores its rules (SPEC §2).
+type Layout uint8
+
+const (
+	// PerType has one WITHOUT ROWID table per rule type, named as in SPEC §2.
+	PerType Layout = iota
+	// Normalized has domains + records, and views with the per-type names.
+	Normalized
+)
+
+// Version is the schema version that Create and CreateLayout record in
+// sqlitefilter_meta. A database without that table (made by hand or by the
+// system sqlitefilter replaces) has version 0.
+const Version = 1
+
+var layoutNames = [...]string{PerType: "per-type", Normalized: "normalized"}
+
+func (l Layout) String() string { return layoutNames[l] }
+
+// ParseLayout returns the layout named s ("per-type" or "normalized").
+func ParseLayout(s string) (Layout, error) {
+	for l, n := range layoutNames {
+		if n == s {
+			return Layout(l), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown layout %q (want per-type or normalized)", s)
+}
+
+// DetectQuery returns one row: the layout's name, or "mixed" when the
+// database has both domains+records and a per-type table. It reads only
+// sqlite_schema, so it is cheap on any size of database; the plugin runs it
+// on its own raw connection.
+const DetectQuery = `SELECT CASE
+  WHEN (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('domains', 'records')) < 2 THEN 'per-type'
+  WHEN EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name IN (
+    'block_exact', 'block_wildcard', 'block_regex', 'fqdn_dns_allow',
+    'fqdn_dns_block', 'domain_alias', 'ip_rewrite_v4', 'ip_rewrite_v6')) THEN 'mixed'
+  ELSE 'normalized' END`
+
+// ParseDetected turns DetectQuery's result into a layout.
+func ParseDetected(s string) (Layout, error) {
+	if s == "mixed" {
+		return 0, fmt.Errorf("database has both the normalized tables (domains, records) and per-type tables; keep one layout (sqlitefilter migrate)")
+	}
+	return ParseLayout(s)
+}
+
+// Detect returns the layout of an open database.
+func Detect(db *sql.DB) (Layout, error) {
+	var s string
+	if err := db.QueryRow(DetectQuery).Scan(&s); err != nil {
+		return 0, fmt.Errorf("detect layout: %w", err)
+	}
+	return ParseDetected(s)
+}
+
+// SchemaVersion returns the version recorded in the database, 0 if none.
+func SchemaVersion(db *sql.DB) (int, error) {
+	var n int
+	err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlitefilter_meta'`).Scan(&n)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	var v int
+	err = db.QueryRow(`SELECT CAST(value AS INTEGER) FROM sqlitefilter_meta WHERE key = 'schema_version'`).Scan(&v)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return v, err
+}

@@ -1,0 +1,136 @@
+package schema
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Migrate copies every rule of the database at src into a new database of
+// layout to at dst. The copy is written to a temporary file next to dst,
+// compared row for row with src (Verify), and renamed into place only when
+// they match; src is only read. dst must not exist unless replace is set, in
+// which case it is replaced atomically (Replace).
+func Migrate(src, dst string, to Layout, replace bool) error {
+	if !replace {
+		if _, err := os.Stat(dst); err == nil {
+			return fmt.Errorf("migrate to %s: file exists", dst)
+		}
+	}
+	tmp := TempPath(dst)
+	RemoveTemp(tmp)
+	if err := Build(src, tmp, to, [NumTables]bool{}); err != nil {
+		RemoveTemp(tmp)
+		return fmt.Errorf("migrate %s to %s: %w", src, dst, err)
+	}
+	if err := Verify(src, tmp); err != nil {
+		RemoveTemp(tmp)
+		return fmt.Errorf("migrate %s to %s: %w", src, dst, err)
+	}
+	if err := Replace(tmp, dst); err != nil {
+		RemoveTemp(tmp)
+		return err
+	}
+	return nil
+}
+
+// Build creates a new rollback-journal database at tmp with layout to and
+// copies into it, in one transaction, every rule table of src except those
+// marked in except. It is the first half of a migration or of an import that
+// replaces some tables; tmp is ready for Replace once closed. An empty src
+// gives an empty database.
+func Build(src, tmp string, to Layout, except [NumTables]bool) error {
+	if err := create(tmp, to, "DELETE"); err != nil {
+		return err
+	}
+	if src == "" {
+		return nil
+	}
+	db, err := sql.Open("sqlite3", DSN(tmp, "mode=rw"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // ATTACH and the transaction belong to one connection
+	if _, err := db.Exec("ATTACH DATABASE ? AS src", DSN(src, "mode=ro")); err != nil {
+		return fmt.Errorf("open %s: %w", src, err)
+	}
+	srcDB, err := sql.Open("sqlite3", DSN(src, "mode=ro"))
+	if err != nil {
+		return err
+	}
+	defer srcDB.Close()
+	if _, err := Detect(srcDB); err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	present, err := Present(srcDB)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	for _, p := range []string{"PRAGMA cache_size=-262144", "PRAGMA synchronous=OFF"} {
+		if _, err := db.Exec(p); err != nil {
+			return err
+		}
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, t := range Tables {
+		if !present[t] || except[t] {
+			continue
+		}
+		for _, q := range copyStatements(t, to) {
+			if _, err := tx.Exec(q); err != nil {
+				return fmt.Errorf("copy %s: %w", t, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if _, err := db.Exec("DETACH DATABASE src"); err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+// copyStatements returns the SQL that copies table t from the attached src
+// into main with layout to. The SQL is made from the table constants only.
+func copyStatements(t Table, to Layout) []string {
+	cols := t.KeyColumn()
+	if t.TargetColumn() != "" {
+		cols += ", " + t.TargetColumn()
+	}
+	if to == PerType {
+		return []string{fmt.Sprintf("INSERT INTO main.%s (%s) SELECT %s FROM src.%s", t.Name(), cols, cols, t.Name())}
+	}
+	target := "NULL"
+	if t.TargetColumn() != "" {
+		target = "s." + t.TargetColumn()
+	}
+	return []string{
+		// WHERE true: an upsert after SELECT needs it to parse.
+		fmt.Sprintf("INSERT INTO main.domains (domain) SELECT %s FROM src.%s WHERE true ON CONFLICT (domain) DO NOTHING", t.KeyColumn(), t.Name()),
+		fmt.Sprintf("INSERT INTO main.records (domain_id, record_type, target_value) SELECT d.domain_id, '%s', %s FROM src.%s s JOIN main.domains d ON d.domain = s.%s",
+			t.RecordType(), target, t.Name(), t.KeyColumn()),
+	}
+}
+
+// Present reports which rule tables (or legacy views) a database has.
+func Present(db *sql.DB) ([NumTables]bool, error) {
+	var present [NumTables]bool
+	for _, t := range Tables {
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE type IN ('table', 'view') AND name = ?", t.Name()).Scan(&n); err != nil {
+			return present, err
+		}
+		present[t] = n > 0
+	}
+	return present, nil
+}
+
+// errMismatch marks a difference found by Verify.
+var errMismatch = errors.New("databases differ")

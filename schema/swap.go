@@ -1,0 +1,76 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+)
+
+// DSN returns the go-sqlite3 data source name for path with URI parameters
+// (e.g. "mode=ro"). The path is escaped, so names with '?' or '#' work.
+func DSN(path, params string) string {
+	u := "file:" + (&url.URL{Path: path}).EscapedPath()
+	if params != "" {
+		u += "?" + params
+	}
+	return u
+}
+
+// TempPath returns a path next to path (same directory, so a rename is
+// atomic) for building a replacement of it.
+func TempPath(path string) string {
+	return fmt.Sprintf("%s.new-%d", path, os.Getpid())
+}
+
+// Replace moves the finished database tmp over path atomically.
+//
+// SQLite pairs a database with its -wal and -shm files by name only: a -wal
+// left next to path would be opened with, and replayed into, the new file,
+// whatever the new file's own journal mode (pagerOpenWalIfPresent). So tmp
+// must be a closed rollback-journal database with no -wal of its own (the
+// builders here make it so), and Replace unlinks path's -wal and -shm just
+// before the rename. Readers that still have the old file open keep their open
+// descriptors and their snapshot of the old data (a read-only connection never
+// checkpoints or deletes by name); the next open of path sees the new file
+// alone. A writer to the old file during the swap would lose its writes: do
+// not run one (the admin command never does).
+func Replace(tmp, path string) error {
+	if err := syncFile(tmp); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(tmp + suffix); err == nil {
+			return fmt.Errorf("replace %s: %s%s exists: the new file was not closed cleanly", path, tmp, suffix)
+		}
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("replace %s: %w", path, err)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	if err := syncFile(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("replace %s: sync directory: %w", path, err)
+	}
+	return nil
+}
+
+// RemoveTemp deletes a half-built database and its journal.
+func RemoveTemp(tmp string) {
+	for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
+		os.Remove(tmp + suffix)
+	}
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

@@ -1,0 +1,114 @@
+package schema
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// Verify compares every rule table of the databases at a and b row for row,
+// through the per-type names (tables or legacy views), in key order. It
+// returns an error naming the first difference.
+func Verify(a, b string) error {
+	dbA, err := sql.Open("sqlite3", DSN(a, "mode=ro"))
+	if err != nil {
+		return err
+	}
+	defer dbA.Close()
+	dbB, err := sql.Open("sqlite3", DSN(b, "mode=ro"))
+	if err != nil {
+		return err
+	}
+	defer dbB.Close()
+	presentA, err := Present(dbA)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", a, err)
+	}
+	presentB, err := Present(dbB)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", b, err)
+	}
+	for _, t := range Tables {
+		if !presentA[t] && !presentB[t] {
+			continue
+		}
+		if err := verifyTable(dbA, dbB, t, presentA[t], presentB[t]); err != nil {
+			return fmt.Errorf("verify %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// verifyTable walks both tables in the same order and compares each row. A
+// missing table reads as empty.
+func verifyTable(dbA, dbB *sql.DB, t Table, hasA, hasB bool) error {
+	target := "NULL"
+	if t.TargetColumn() != "" {
+		target = t.TargetColumn()
+	}
+	q := fmt.Sprintf("SELECT %s, %s FROM %s ORDER BY %s COLLATE BINARY", t.KeyColumn(), target, t.Name(), t.KeyColumn())
+	ra, err := openRows(dbA, q, hasA)
+	if err != nil {
+		return err
+	}
+	defer ra.close()
+	rb, err := openRows(dbB, q, hasB)
+	if err != nil {
+		return err
+	}
+	defer rb.close()
+	for n := 1; ; n++ {
+		okA, okB := ra.next(), rb.next()
+		if ra.err != nil {
+			return ra.err
+		}
+		if rb.err != nil {
+			return rb.err
+		}
+		switch {
+		case !okA && !okB:
+			return nil
+		case !okA:
+			return fmt.Errorf("%w: row %d (%q) only in the second", errMismatch, n, rb.key)
+		case !okB:
+			return fmt.Errorf("%w: row %d (%q) only in the first", errMismatch, n, ra.key)
+		case ra.key != rb.key || ra.target != rb.target:
+			return fmt.Errorf("%w: row %d is (%q, %v) in the first and (%q, %v) in the second", errMismatch, n, ra.key, ra.target, rb.key, rb.target)
+		}
+	}
+}
+
+// rowStream reads (key, target) pairs; a nil rows reads as empty.
+type rowStream struct {
+	rows   *sql.Rows
+	key    string
+	target sql.NullString
+	err    error
+}
+
+func openRows(db *sql.DB, q string, present bool) (*rowStream, error) {
+	if !present {
+		return &rowStream{}, nil
+	}
+	rows, err := db.Query(q)
+	if err != nil {
+		return nil, err
+	}
+	return &rowStream{rows: rows}, nil
+}
+
+func (r *rowStream) next() bool {
+	if r.rows == nil || !r.rows.Next() {
+		if r.rows != nil {
+			r.err = r.rows.Err()
+		}
+		return false
+	}
+	r.err = r.rows.Scan(&r.key, &r.target)
+	return r.err == nil
+}
+
+func (r *rowStream) close() {
+	if r.rows != nil {
+		r.rows.Close()
+	}
+}
