@@ -152,7 +152,7 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 	}
 	state := request.Request{W: w, Req: r}
-	rs := f.rules.Load()
+	rs := f.currentRules()
 	start := time.Now()
 	v, err := f.decide(Canonical(state.QName()), rs)
 	lookupDuration.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Observe(time.Since(start).Seconds())
@@ -227,6 +227,9 @@ func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 		if s == nil {
 			return Verdict{}, errNotOpen
 		}
+		if rs != nil && rs.store != s {
+			rs = nil // read from the file this store replaced
+		}
 		src := withRules{}
 		if rs != nil {
 			src.re = rs.regex
@@ -246,6 +249,19 @@ func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 		}
 		return v, err
 	}
+}
+
+// currentRules returns the in-memory rules if they were read from the store
+// in place. After a swap the old file's regex set and rewrites must not apply
+// to the new file's data: until rules of the new file are built, none apply,
+// as at start-up (the watcher builds them before the swap, so this is a
+// window of a few queries at most).
+func (f *SQLiteFilter) currentRules() *rules {
+	rs := f.rules.Load()
+	if rs == nil || rs.store != f.store.Load() {
+		return nil
+	}
+	return rs
 }
 
 // withRules is the Source of a decision: the rows in SQLite and what the

@@ -104,6 +104,15 @@ func (f *SQLiteFilter) open() error {
 	for _, t := range s.Missing() {
 		log.Infof("%s: table %s is missing, so its rules are empty", f.cfg.Path, t)
 	}
+	if old != nil {
+		// A swap: build the new file's in-memory rules while the old file
+		// still serves, so that queries move to the new data and its rules
+		// together. (At start nothing waits: the loader builds them. On a
+		// failure here the loader retries and logs it.)
+		if r, err := loadRules(s, &f.cfg, nil, f.skips); err == nil {
+			f.rules.Store(r)
+		}
+	}
 	f.store.Store(s)
 	f.kickLoader()
 	swapCount.WithLabelValues(f.cfg.Path).Inc()

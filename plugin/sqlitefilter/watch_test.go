@@ -374,3 +374,43 @@ func filterGoroutines() int {
 	}
 	return n
 }
+
+// TestSwapMovesRegexRulesWithTheData: the old file's regex set never applies
+// to the new file's data, and the new file's applies from the first query on
+// it.
+func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.db")
+	buildDB(t, path, "wal", `INSERT INTO block_regex VALUES ('^old\.')`)
+	f := newFilter(path)
+	if err := f.open(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	r, err := loadRules(f.store.Load(), &f.cfg, nil, f.skips) // what the loader does
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.rules.Store(r)
+	decide := func(name string) Action {
+		t.Helper()
+		v, err := f.decide(name, f.currentRules())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Action
+	}
+	if decide("old.example") != ActionBlock {
+		t.Fatal("the old file's regex does not apply before the swap")
+	}
+	next := filepath.Join(dir, "next.db")
+	buildDB(t, next, "delete", `INSERT INTO block_regex VALUES ('^new\.')`)
+	swapIn(t, next, path)
+	f.check()
+	if got := decide("old.example"); got != ActionPass {
+		t.Errorf("old.example: %s after the swap, want pass (the old file's regex)", got)
+	}
+	if got := decide("new.example"); got != ActionBlock {
+		t.Errorf("new.example: %s after the swap, want block by the new file's regex", got)
+	}
+}
