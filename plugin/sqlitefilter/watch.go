@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // statsInterval is the least time between two row estimates of a changing
@@ -152,6 +153,8 @@ func (f *SQLiteFilter) measure(s *Store) {
 		f.fail(err)
 		return
 	}
+	// A table the file no longer has must not keep the old file's figure.
+	tableRows.DeletePartialMatch(prometheus.Labels{"database": f.cfg.Path})
 	for t, n := range rows {
 		tableRows.WithLabelValues(f.cfg.Path, t.Name()).Set(float64(n))
 	}

@@ -414,3 +414,31 @@ func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
 		t.Errorf("new.example: %s after the swap, want block by the new file's regex", got)
 	}
 }
+
+// TestRowGaugesFollowTheFile: after a swap the row gauges describe the new
+// file only; a table it lacks has no figure left from the old one.
+func TestRowGaugesFollowTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.db")
+	buildDB(t, path, "wal", `INSERT INTO block_regex VALUES ('^a\.'), ('^b\.')`)
+	f := newFilter(path)
+	if err := f.open(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	f.measure(f.store.Load())
+	if got := testutil.ToFloat64(tableRows.WithLabelValues(path, "block_regex")); got != 2 {
+		t.Fatalf("block_regex rows %v, want 2", got)
+	}
+	next := filepath.Join(dir, "next.db")
+	buildDB(t, next, "delete", `DROP TABLE block_regex`, `INSERT INTO block_exact VALUES ('x.example')`)
+	swapIn(t, next, path)
+	f.check()
+	f.measure(f.store.Load())
+	if tableRows.DeleteLabelValues(path, "block_regex") {
+		t.Error("the old file's block_regex figure is still exported")
+	}
+	if got := testutil.ToFloat64(tableRows.WithLabelValues(path, "block_exact")); got != 1 {
+		t.Errorf("block_exact rows %v, want 1", got)
+	}
+}
