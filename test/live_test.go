@@ -294,11 +294,14 @@ func testLiveData(t *testing.T, journalMode string) {
 	w.Close()
 	ld.check(t, "held write transaction")
 
-	// A new file renamed into place: its data only, at once.
+	// A new file renamed into place by schema.Replace, as the admin
+	// command's --replace does: its data only, at once.
 	next := filepath.Join(dir, "rules.db.next")
 	buildFile(t, next, "delete", control, `INSERT INTO block_exact VALUES ('swapped.example')`)
 	swaps := metric(t, metricsAddr, "coredns_sqlitefilter_swaps_total")
-	replaceFile(t, next, db)
+	if err := schema.Replace(next, db); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("swap taken up after %s", within(t, srv.Addr, "swapped.example.", true, time.Now(), max))
 	if isBlocked(t, srv.Addr, "pending.example.") {
 		t.Error("a row of the old file is still enforced after the swap")
