@@ -1,33 +1,89 @@
 package test
 
 import (
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/miekg/dns"
 )
 
-func TestMissingDatabaseStopsStartWithAClearError(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "nope.db")
-	_, err := tryStartServer(t, corefile(missing, "127.0.0.1:1"))
-	if err == nil {
-		t.Fatal("server started without its database")
+// readyStatus is the HTTP status of the ready plugin's endpoint.
+func readyStatus(t *testing.T, addr string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/ready")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{missing, "sqlitefilter init"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error does not mention %q:\n%v", want, err)
-		}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A database missing at start (not yet delivered by an init container or a
+// sidecar, or a wrong path) does not stop the server: it is not ready, says
+// why in its log, answers as on_error says, and takes the file up as soon as
+// it appears.
+func TestMissingDatabaseAtStartIsNotReadyUntilItAppears(t *testing.T) {
+	tests := []struct {
+		onError string
+		want    func(*dns.Msg) bool
+	}{
+		{"fail_closed", func(r *dns.Msg) bool { return r.Rcode == dns.RcodeServerFailure }},
+		{"fail_open", func(r *dns.Msg) bool {
+			return r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1 && strings.HasSuffix(r.Answer[0].String(), upstreamA)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.onError, func(t *testing.T) {
+			up := startUpstream(t)
+			missing := filepath.Join(t.TempDir(), "nope.db")
+			readyAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			srv := startServer(t, withPlugins(corefile(missing, up.Addr, "on_error "+tc.onError), "ready "+readyAddr))
+			if got := readyStatus(t, readyAddr); got != http.StatusServiceUnavailable {
+				t.Errorf("ready answers %d without the database, want 503", got)
+			}
+			if r := query(t, srv.Addr, "udp", "ads.example.com.", dns.TypeA, false); !tc.want(r) {
+				t.Errorf("on_error %s: answer without the database: %v", tc.onError, r)
+			}
+			for _, want := range []string{missing, "sqlitefilter init", "not ready"} {
+				if !strings.Contains(srv.Output(), want) {
+					t.Errorf("log does not mention %q:\n%s", want, srv.Output())
+				}
+			}
+			buildFile(t, missing, "wal", `INSERT INTO block_exact VALUES ('ads.example.com')`)
+			t.Logf("database taken up %s after it appeared", within(t, srv.Addr, "ads.example.com.", true, time.Now(), 1500*time.Millisecond))
+			if got := readyStatus(t, readyAddr); got != http.StatusOK {
+				t.Errorf("ready answers %d with the database, want 200", got)
+			}
+		})
 	}
 }
 
-func TestNotADatabaseStopsStart(t *testing.T) {
-	garbage := filepath.Join(t.TempDir(), "garbage.db")
+func TestNotADatabaseIsNotReadyUntilReplaced(t *testing.T) {
+	up := startUpstream(t)
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "rules.db")
 	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database\n", 100)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := tryStartServer(t, corefile(garbage, "127.0.0.1:1"))
-	if err == nil || !strings.Contains(err.Error(), garbage) {
-		t.Fatalf("want an error naming %s, got %v", garbage, err)
+	readyAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	srv := startServer(t, withPlugins(corefile(garbage, up.Addr), "ready "+readyAddr))
+	if got := readyStatus(t, readyAddr); got != http.StatusServiceUnavailable {
+		t.Errorf("ready answers %d on a file that is not a database, want 503", got)
+	}
+	if !strings.Contains(srv.Output(), garbage) {
+		t.Errorf("log does not name %s:\n%s", garbage, srv.Output())
+	}
+	next := filepath.Join(dir, "rules.db.next")
+	buildFile(t, next, "delete", `INSERT INTO block_exact VALUES ('ads.example.com')`)
+	replaceFile(t, next, garbage)
+	within(t, srv.Addr, "ads.example.com.", true, time.Now(), 1500*time.Millisecond)
+	if got := readyStatus(t, readyAddr); got != http.StatusOK {
+		t.Errorf("ready answers %d once the database is in place, want 200", got)
 	}
 }
 

@@ -6,8 +6,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-// Metrics are labelled by server and view, never by name or client: those are
-// unbounded.
+// Metrics of requests are labelled by server and view, never by name or
+// client: those are unbounded. Metrics of the database itself, which the
+// background watcher keeps, are labelled by the database path from the
+// Corefile (as the hosts plugin labels by hostsfile): a handful of values.
 var (
 	requestCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -16,12 +18,66 @@ var (
 		Help:      "Counter of requests by the action sqlitefilter took.",
 	}, []string{"server", "view", "action"})
 
+	// lookupDuration starts at 1 µs: a decision from SQLite takes a few
+	// microseconds, far below CoreDNS's TimeBuckets (0.25 ms and up), and
+	// reaches a second, the default busy_timeout.
+	lookupDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   "sqlitefilter",
+		Name:                        "lookup_duration_seconds",
+		Help:                        "Histogram of the time sqlitefilter took to decide a request.",
+		Buckets:                     prometheus.ExponentialBuckets(1e-6, 4, 11),
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+	}, []string{"server", "view"})
+
 	dbErrorCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
 		Name:      "db_errors_total",
-		Help:      "Counter of database errors met while deciding a request.",
+		Help:      "Counter of requests that met a database error, answered as on_error says.",
 	}, []string{"server", "view"})
+
+	watchErrorCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "database_errors_total",
+		Help:      "Counter of failures to find, open, check or measure the database in the background.",
+	}, []string{"database"})
+
+	reloadCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "reloads_total",
+		Help:      "Counter of checks that found committed changes in the database (several commits between two checks count once).",
+	}, []string{"database"})
+
+	reloadTime = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "reload_timestamp_seconds",
+		Help:      "The time a check last found committed changes in the database.",
+	}, []string{"database"})
+
+	swapCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "swaps_total",
+		Help:      "Counter of times sqlitefilter opened the database file anew: at start, after a replacement, after a failure.",
+	}, []string{"database"})
+
+	swapTime = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "swap_timestamp_seconds",
+		Help:      "The time sqlitefilter last opened the database file anew.",
+	}, []string{"database"})
+
+	tableRows = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "table_rows",
+		Help:      "Rows per rule table: from ANALYZE's statistics when present, else counted up to 1000000.",
+	}, []string{"database", "table"})
 
 	rowsSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,

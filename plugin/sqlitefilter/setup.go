@@ -23,11 +23,27 @@ type Config struct {
 	BlockIPv4     netip.Addr
 	BlockIPv6     netip.Addr
 	BlockTTL      uint32
+	OnError       OnError
 	AllowUpstream []string // host:port; empty: allowed names go to the next plugin
 	BlockUpstream []string // host:port; empty: fqdn_dns_block names are answered as blocked
 	RegexMax      int      // block_regex patterns held in memory
 	RewriteMax    int      // rows of each ip_rewrite table held in memory
 }
+
+// OnError is what a query gets when the database cannot be read.
+type OnError uint8
+
+const (
+	// FailClosed answers SERVFAIL: a filter that cannot read its rules lets
+	// nothing through that it might have blocked.
+	FailClosed OnError = iota
+	// FailOpen passes the query to the next plugin, unfiltered.
+	FailOpen
+)
+
+var onErrorNames = [...]string{FailClosed: "fail_closed", FailOpen: "fail_open"}
+
+func (o OnError) String() string { return onErrorNames[o] }
 
 // DefaultConfig is the configuration of a stanza with no options.
 func DefaultConfig() Config {
@@ -39,6 +55,7 @@ func DefaultConfig() Config {
 		BlockIPv4:     netip.IPv4Unspecified(),
 		BlockIPv6:     netip.IPv6Unspecified(),
 		BlockTTL:      60,
+		OnError:       FailClosed,
 		RegexMax:      100000,
 		RewriteMax:    100000,
 	}
@@ -83,6 +100,7 @@ func setup(c *caddy.Controller) error {
 //	    block_upstream ADDR...
 //	    regex_max N
 //	    rewrite_max N
+//	    on_error fail_closed|fail_open
 //	}
 func parse(c *caddy.Controller) (Config, error) {
 	cfg := DefaultConfig()
@@ -122,7 +140,7 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 	switch opt {
 	case "allow_upstream", "block_upstream":
 		return parseUpstream(c, opt, args, cfg)
-	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "regex_max", "rewrite_max":
+	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "regex_max", "rewrite_max", "on_error":
 		if err := one(); err != nil {
 			return err
 		}
@@ -174,6 +192,16 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 			return c.Errf("block_ttl: %q is not a number of seconds from 0 to 604800", v)
 		}
 		cfg.BlockTTL = uint32(n)
+	case "on_error":
+		found := false
+		for i, name := range onErrorNames {
+			if v == name {
+				cfg.OnError, found = OnError(i), true
+			}
+		}
+		if !found {
+			return c.Errf("on_error: %q is not one of fail_closed, fail_open", v)
+		}
 	case "regex_max", "rewrite_max":
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 10000000 {

@@ -43,6 +43,12 @@ func TestParse(t *testing.T) {
 			block_response refused
 		}`, withDefaults(func(c *Config) { c.BlockResponse = Refused })},
 		{`sqlitefilter /data/dns.db {
+			on_error fail_open
+		}`, withDefaults(func(c *Config) { c.OnError = FailOpen })},
+		{`sqlitefilter /data/dns.db {
+			on_error fail_closed
+		}`, withDefaults(func(c *Config) { c.OnError = FailClosed })},
+		{`sqlitefilter /data/dns.db {
 			allow_upstream 127.0.0.1 dns://[::1]:5353
 			block_upstream 192.0.2.53:53
 			regex_max 5000
@@ -80,6 +86,8 @@ func TestParseErrorsNameTheProblem(t *testing.T) {
 		{"sqlitefilter a.db {\nblock_ipv4 ::1\n}", "block_ipv4"},
 		{"sqlitefilter a.db {\nblock_ipv6 10.0.0.1\n}", "block_ipv6"},
 		{"sqlitefilter a.db {\nblock_ttl -5\n}", "block_ttl"},
+		{"sqlitefilter a.db {\non_error ignore\n}", "on_error"},
+		{"sqlitefilter a.db {\non_error\n}", "on_error"},
 		{"sqlitefilter a.db {\nfrobnicate\n}", `unknown option "frobnicate"`},
 		{"sqlitefilter a.db\nsqlitefilter b.db", "only be used once"},
 		{"sqlitefilter a.db {\nallow_upstream\n}", "allow_upstream: expected at least one ADDR"},

@@ -4,11 +4,13 @@ package sqlitefilter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
@@ -25,11 +27,18 @@ type SQLiteFilter struct {
 	Next plugin.Handler
 	cfg  Config
 
-	store atomic.Pointer[Store] // nil until OnStartup opened the database
+	// store is the open database, replaced whole when the file is swapped;
+	// nil until a first open succeeded, so Ready is false until then.
+	store atomic.Pointer[Store]
 	rules atomic.Pointer[rules] // nil until the loader built them (ruleset.go)
 	kick  chan struct{}         // the watch tells the loader the data changed
 	stop  chan struct{}
 	done  sync.WaitGroup
+
+	errors *errorLog
+	// failing is set while opening the file fails; Start and then the
+	// watcher goroutine are its only users.
+	failing bool
 
 	allowUp, blockUp *upstreamGroup // nil when not configured
 	skips            *skipReporter
@@ -37,7 +46,7 @@ type SQLiteFilter struct {
 
 // New returns a handler for cfg. It opens nothing: Start does.
 func New(cfg Config) *SQLiteFilter {
-	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter()}
+	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter(), errors: newErrorLog(errorLogInterval)}
 	if len(cfg.AllowUpstream) > 0 {
 		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)
 	}
@@ -50,20 +59,25 @@ func New(cfg Config) *SQLiteFilter {
 // Name implements plugin.Handler.
 func (f *SQLiteFilter) Name() string { return pluginName }
 
-// Start opens the database and starts watching it for changes.
+// Start opens the database and starts watching it. At the server's start, a
+// database that cannot be opened does not stop the server: the watcher keeps
+// trying every refresh interval, queries meanwhile follow on_error, and Ready
+// stays false, so a Kubernetes readiness probe holds traffic back until the
+// file arrives (an init container or a sidecar may still be writing it). At a
+// Corefile reload it fails the reload instead, so the running configuration
+// keeps serving rather than a new one that cannot filter.
 func (f *SQLiteFilter) Start() error {
-	s, err := OpenStore(f.cfg.Path, StoreOptions{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond)})
-	if err != nil {
-		return fmt.Errorf("%w; create it with `sqlitefilter init %s`, or fix the path in the Corefile", err, f.cfg.Path)
+	if caddy.Started() {
+		if err := f.open(); err != nil {
+			return fmt.Errorf("%w; the reload is refused and the running configuration keeps serving", err)
+		}
+	} else {
+		f.reopen()
 	}
-	for _, t := range s.Missing() {
-		log.Infof("%s: table %s is missing, so its rules are empty", f.cfg.Path, t)
-	}
-	f.store.Store(s)
 	f.stop = make(chan struct{})
 	f.kick = make(chan struct{}, 1)
 	f.done.Add(2)
-	go f.watch(s)
+	go f.watch()
 	go f.load()
 	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
 		if u != nil {
@@ -75,20 +89,26 @@ func (f *SQLiteFilter) Start() error {
 
 // Stop stops watching and closes the database.
 func (f *SQLiteFilter) Stop() error {
-	s := f.store.Swap(nil)
-	if s == nil {
+	if f.stop == nil {
 		return nil
 	}
 	close(f.stop)
 	f.done.Wait()
+	f.stop = nil
 	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
 		if u != nil {
 			u.stop()
 		}
 	}
 	f.rules.Store(nil)
-	return s.Close()
+	if s := f.store.Swap(nil); s != nil {
+		return s.Close()
+	}
+	return nil
 }
+
+// errNotOpen is the error of a lookup before the database was ever opened.
+var errNotOpen = errors.New("sqlitefilter: database not open")
 
 // load builds the in-memory rules (ruleset.go) in the background, at once
 // and then whenever the store's generation moves on (the watch kicks it) or
@@ -108,7 +128,7 @@ func (f *SQLiteFilter) load() {
 			r, err := loadRules(s, &f.cfg, cur, f.skips)
 			switch {
 			case err != nil:
-				log.Errorf("%v; retrying in %s", err, f.cfg.Refresh)
+				f.fail(fmt.Errorf("%w; retrying in %s", err, f.cfg.Refresh))
 			default:
 				f.rules.Store(r)
 				if cur == nil || cur.regex != r.regex || cur.rewrite != r.rewrite {
@@ -126,41 +146,28 @@ func (f *SQLiteFilter) load() {
 	}
 }
 
-// watch notices committed changes every refresh interval.
-func (f *SQLiteFilter) watch(s *Store) {
-	defer f.done.Done()
-	t := time.NewTicker(f.cfg.Refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-			changed, err := s.Refresh()
-			if err != nil {
-				log.Errorf("%v", err)
-			}
-			if changed {
-				select {
-				case f.kick <- struct{}{}:
-				default: // a rebuild is already due
-				}
-			}
-		}
-	}
-}
-
 // ServeDNS implements plugin.Handler.
 func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	if len(r.Question) != 1 || r.Opcode != dns.OpcodeQuery || r.Question[0].Qclass != dns.ClassINET {
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 	}
 	state := request.Request{W: w, Req: r}
-	rs := f.rules.Load()
+	rs := f.currentRules()
+	start := time.Now()
 	v, err := f.decide(Canonical(state.QName()), rs)
+	lookupDuration.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Observe(time.Since(start).Seconds())
+	record(ctx, v, err)
 	if err != nil {
 		dbErrorCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Inc()
-		return dns.RcodeServerFailure, fmt.Errorf("%s: decide %s: %w", pluginName, state.QName(), err)
+		if !errors.Is(err, errNotOpen) { // the watcher logs why it is not open
+			f.errors.Log(fmt.Errorf("look up %s: %w", f.cfg.Path, err))
+		}
+		if f.cfg.OnError == FailOpen {
+			return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
+		}
+		// Nothing written: the server answers SERVFAIL. The error is logged
+		// above at a bounded rate rather than by the errors plugin per query.
+		return dns.RcodeServerFailure, nil
 	}
 	for _, s := range v.Skipped {
 		f.skips.report(s, "")
@@ -210,28 +217,51 @@ func (f *SQLiteFilter) rewriter(ctx context.Context, w dns.ResponseWriter, rs *r
 	return &rewriteWriter{ResponseWriter: w, rw: rs.rewrite, n: func(n int) { c.Add(float64(n)) }}
 }
 
-// decide runs Decide on a pooled connection, with the regex set of rs (none
-// while it is being built).
+// decide runs Decide on a pooled connection of the current store, with the
+// regex set of rs (none while it is being built). A store closed under the
+// lookup has just been replaced by the watcher: the lookup runs again on its
+// successor, so a swap fails no query.
 func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
-	s := f.store.Load()
-	if s == nil {
-		return Verdict{}, errClosed
+	for {
+		s := f.store.Load()
+		if s == nil {
+			return Verdict{}, errNotOpen
+		}
+		if rs != nil && rs.store != s {
+			rs = nil // read from the file this store replaced
+		}
+		src := withRules{}
+		if rs != nil {
+			src.re = rs.regex
+			// Trusted only for the generation it was read in: a new alias
+			// row is never missed because of it.
+			src.noAliases = rs.noAliases && rs.store == s && rs.gen == s.Generation()
+		}
+		var v Verdict
+		err := s.View(func(l Lookup) error {
+			src.Lookup = l
+			var err error
+			v, err = Decide(src, name)
+			return err
+		})
+		if errors.Is(err, errClosed) && f.store.Load() != s {
+			continue
+		}
+		return v, err
 	}
-	src := withRules{}
-	if rs != nil {
-		src.re = rs.regex
-		// Trusted only for the generation it was read in: a new alias
-		// row is never missed because of it.
-		src.noAliases = rs.noAliases && rs.store == s && rs.gen == s.Generation()
+}
+
+// currentRules returns the in-memory rules if they were read from the store
+// in place. After a swap the old file's regex set and rewrites must not apply
+// to the new file's data: until rules of the new file are built, none apply,
+// as at start-up (the watcher builds them before the swap, so this is a
+// window of a few queries at most).
+func (f *SQLiteFilter) currentRules() *rules {
+	rs := f.rules.Load()
+	if rs == nil || rs.store != f.store.Load() {
+		return nil
 	}
-	var v Verdict
-	err := s.View(func(l Lookup) error {
-		src.Lookup = l
-		var err error
-		v, err = Decide(src, name)
-		return err
-	})
-	return v, err
+	return rs
 }
 
 // withRules is the Source of a decision: the rows in SQLite and what the

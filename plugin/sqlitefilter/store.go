@@ -29,10 +29,14 @@ import (
 // journal mode a held read lock would starve writers, so lookups run in
 // autocommit there.
 type Store struct {
-	path    string
-	wal     bool
-	layout  schema.Layout
-	present [schema.NumTables]bool // which tables exist
+	path string
+	file os.FileInfo // the file as opened: a rename over path is a new file
+	// sidecars are the -wal and -shm files last seen next to file (nil when
+	// absent); only the watcher goroutine touches them.
+	sidecars [2]os.FileInfo
+	wal      bool
+	layout   schema.Layout
+	present  [schema.NumTables]bool // which tables exist
 
 	conns   chan *conn
 	all     []*conn
@@ -48,6 +52,10 @@ type Store struct {
 type StoreOptions struct {
 	Pool          int // connections; at least 1
 	BusyTimeoutMS int // how long a lookup waits for a writer's lock
+	// Generation is the store's first generation. A store that replaces
+	// another starts after the old one's, so that state keyed on the
+	// generation never takes the new file's data for the old file's.
+	Generation uint64
 }
 
 // conn is one pooled connection and its prepared statements.
@@ -67,11 +75,12 @@ func OpenStore(path string, opts StoreOptions) (*Store, error) {
 	if opts.Pool < 1 {
 		return nil, fmt.Errorf("open %s: pool must be at least 1, got %d", path, opts.Pool)
 	}
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{path: path, conns: make(chan *conn, opts.Pool)}
-	var err error
+	s := &Store{path: path, file: fi, conns: make(chan *conn, opts.Pool)}
+	s.gen.Store(opts.Generation)
 	if s.watcher, err = openConn(path, opts.BusyTimeoutMS); err != nil {
 		return nil, err
 	}
@@ -88,6 +97,14 @@ func OpenStore(path string, opts StoreOptions) (*Store, error) {
 		s.all = append(s.all, c)
 		s.conns <- c
 	}
+	// Had the file been replaced while the connections opened, some would
+	// read one file and some the other, and the identity recorded would not
+	// be the data's. Fail, and let the caller try again.
+	if now, err := os.Stat(path); err != nil || !os.SameFile(fi, now) {
+		s.Close()
+		return nil, fmt.Errorf("open %s: the file was replaced while opening it", path)
+	}
+	s.noteSidecars()
 	return s, nil
 }
 
@@ -126,6 +143,45 @@ func (s *Store) inspect() error {
 	}
 	_, err = fmt.Sscan(v, &s.dataVersion)
 	return err
+}
+
+// Replaced reports whether path now names another file than the one the
+// store opened (renamed over it, or deleted and created anew). It returns
+// the error of os.Stat when path names no file at all.
+func (s *Store) Replaced() (bool, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return false, err
+	}
+	if !os.SameFile(s.file, fi) {
+		return true, nil
+	}
+	s.noteSidecars()
+	return false, nil
+}
+
+var sidecarSuffixes = [2]string{"-wal", "-shm"}
+
+func (s *Store) noteSidecars() {
+	for i, suffix := range sidecarSuffixes {
+		s.sidecars[i], _ = os.Stat(s.path + suffix)
+	}
+}
+
+// LeftSidecar returns the name of a -wal or -shm file that belonged to the
+// store's file and is still in place after another file was renamed over it,
+// or "" if there is none. SQLite pairs a database with these files by name
+// only: opened with the new file, the old -wal's pages would be read as the
+// new file's, and the old -shm, which this store's connections still map,
+// would be reset under them.
+func (s *Store) LeftSidecar() string {
+	for i, suffix := range sidecarSuffixes {
+		fi, err := os.Stat(s.path + suffix)
+		if err == nil && s.sidecars[i] != nil && os.SameFile(fi, s.sidecars[i]) {
+			return s.path + suffix
+		}
+	}
+	return ""
 }
 
 // Missing lists the rule tables the database does not have.

@@ -1,0 +1,69 @@
+package sqlitefilter
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// rowCountCap bounds the count made for a table that ANALYZE never measured:
+// counting stops there, so a billion-row table costs what a million-row one
+// does, and the gauge then reads "at least the cap".
+const rowCountCap = 1_000_000
+
+// TableRows estimates the rows of every table the database has, without
+// reading a large table whole: from sqlite_stat1 when ANALYZE measured the
+// table (the figure is as old as the last ANALYZE), else by counting up to
+// rowCountCap rows. It runs on the store's own connection, outside the pool,
+// in autocommit, so lookups never wait for it.
+func (s *Store) TableRows() (map[schema.Table]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	stat1, err := queryString(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1'")
+	if err != nil {
+		return nil, fmt.Errorf("estimate rows of %s: %w", s.path, err)
+	}
+	rows := make(map[schema.Table]int64)
+	for _, t := range schema.Tables {
+		if !s.present[t] {
+			continue
+		}
+		n, ok := int64(0), false
+		if stat1 != "0" {
+			if n, ok, err = s.analyzedRows(t); err != nil {
+				return nil, err
+			}
+		}
+		if !ok {
+			v, err := queryString(s.watcher, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d)", t.Name(), rowCountCap))
+			if err != nil {
+				return nil, fmt.Errorf("estimate rows of %s in %s: %w", t, s.path, err)
+			}
+			if n, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return nil, fmt.Errorf("estimate rows of %s in %s: %w", t, s.path, err)
+			}
+		}
+		rows[t] = n
+	}
+	return rows, nil
+}
+
+// analyzedRows reads the row count ANALYZE recorded for table t: the first
+// figure of each of its sqlite_stat1 rows is the number of entries of the
+// table or of one of its indexes, which is the number of rows.
+func (s *Store) analyzedRows(t schema.Table) (int64, bool, error) {
+	v, err := queryString(s.watcher, "SELECT coalesce(max(CAST(stat AS INTEGER)), -1) FROM sqlite_stat1 WHERE tbl = ?", t.Name())
+	if err != nil {
+		return 0, false, fmt.Errorf("estimate rows of %s in %s: %w", t, s.path, err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, nil
+	}
+	return n, true, nil
+}

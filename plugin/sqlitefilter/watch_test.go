@@ -1,0 +1,444 @@
+package sqlitefilter
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// newFilter returns a filter on path that is not started: tests drive its
+// watcher by calling check, so nothing depends on timing.
+func newFilter(path string) *SQLiteFilter {
+	cfg := DefaultConfig()
+	cfg.Path, cfg.Pool = path, 2
+	return New(cfg)
+}
+
+// buildDB makes a finished database at path in the journal mode given, with
+// the rows, closed cleanly: the file a swap renames into place.
+func buildDB(t *testing.T, path, journalMode string, statements ...string) {
+	t.Helper()
+	if err := schema.Create(path); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetMaxOpenConns(1)
+	for _, s := range append([]string{"PRAGMA journal_mode=" + journalMode}, statements...) {
+		if _, err := w.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func verdict(t *testing.T, f *SQLiteFilter, name string) Action {
+	t.Helper()
+	v, err := f.decide(name, nil)
+	if err != nil {
+		t.Fatalf("decide %s: %v", name, err)
+	}
+	return v.Action
+}
+
+// swapIn renames a new database over path the documented way: the old -wal
+// and -shm removed first, then the rename.
+func swapIn(t *testing.T, next, path string) {
+	t.Helper()
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(next, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
+	for _, mode := range []string{"delete", "wal"} {
+		t.Run("new file in "+mode+" mode", func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "rules.db")
+			buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('old.example')`)
+			f := newFilter(path)
+			f.open()
+			defer f.Stop()
+			// A writer leaves committed rows in the old file's -wal, and the
+			// filter's readers are attached to it during the swap.
+			w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.SetMaxOpenConns(1)
+			if _, err := w.Exec(`PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('walonly.example')`); err != nil {
+				t.Fatal(err)
+			}
+			f.check()
+			if verdict(t, f, "walonly.example") != ActionBlock {
+				t.Fatal("row in the -wal not seen before the swap")
+			}
+			old := f.store.Load()
+			gen := old.Generation()
+
+			next := filepath.Join(dir, "rules.db.new")
+			buildDB(t, next, mode, `INSERT INTO block_exact VALUES ('new.example')`)
+			w.Close() // the documented procedure: no writer on the old file
+			swapIn(t, next, path)
+			// A writer of the new file commits before the server takes it up,
+			// leaving the row in the new file's -wal: closing the old store
+			// must not touch that -wal, which has the old one's name.
+			w2, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w2.Close()
+			w2.SetMaxOpenConns(1)
+			if _, err := w2.Exec(`PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('fresh.example')`); err != nil {
+				t.Fatal(err)
+			}
+			f.check()
+			fresh, err := OpenStore(path, StoreOptions{Pool: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !has(t, fresh, schema.BlockExact, "fresh.example") {
+				t.Error("a row in the new file's -wal is lost after the old store closed")
+			}
+			fresh.Close()
+
+			if f.store.Load() == old {
+				t.Fatal("the filter still uses the old file")
+			}
+			if got := f.store.Load().Generation(); got <= gen {
+				t.Errorf("generation %d after the swap, want more than %d", got, gen)
+			}
+			want := map[string]Action{"new.example": ActionBlock, "fresh.example": ActionBlock, "old.example": ActionPass, "walonly.example": ActionPass}
+			for name, action := range want {
+				if got := verdict(t, f, name); got != action {
+					t.Errorf("%s: %s after the swap, want %s", name, got, action)
+				}
+			}
+			if err := old.View(func(Lookup) error { return nil }); err != errClosed {
+				t.Errorf("old store not closed: %v", err)
+			}
+		})
+	}
+}
+
+func TestSwapWithTheOldWALStillInPlaceIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.db")
+	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('old.example')`)
+	f := newFilter(path)
+	f.open()
+	defer f.Stop()
+	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Exec(`PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('walonly.example')`); err != nil {
+		t.Fatal(err)
+	}
+	f.check()
+	old := f.store.Load()
+	next := filepath.Join(dir, "rules.db.new")
+	buildDB(t, next, "delete", `INSERT INTO block_exact VALUES ('new.example')`)
+	if err := os.Rename(next, path); err != nil { // -wal and -shm left in place
+		t.Fatal(err)
+	}
+	errs := testutil.ToFloat64(watchErrorCount.WithLabelValues(path))
+	f.check()
+	if f.store.Load() != old {
+		t.Fatal("opened a new file paired with the old file's -wal")
+	}
+	if got := testutil.ToFloat64(watchErrorCount.WithLabelValues(path)); got != errs+1 {
+		t.Errorf("database_errors_total %v, want %v", got, errs+1)
+	}
+	if verdict(t, f, "walonly.example") != ActionBlock {
+		t.Error("old data not served while the swap is refused")
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+	f.check()
+	if verdict(t, f, "new.example") != ActionBlock || verdict(t, f, "walonly.example") != ActionPass {
+		t.Error("new file not taken up once the old -wal and -shm are gone")
+	}
+}
+
+func TestDeletedFileKeepsTheLastData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.db")
+	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
+	f := newFilter(path)
+	f.open()
+	defer f.Stop()
+	errs := testutil.ToFloat64(watchErrorCount.WithLabelValues(path))
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+	f.check()
+	if got := testutil.ToFloat64(watchErrorCount.WithLabelValues(path)); got != errs+1 {
+		t.Errorf("database_errors_total %v, want %v", got, errs+1)
+	}
+	if !f.Ready() || verdict(t, f, "ads.example") != ActionBlock {
+		t.Fatal("deleted file: last data not served")
+	}
+	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('back.example')`)
+	f.check()
+	if verdict(t, f, "back.example") != ActionBlock || verdict(t, f, "ads.example") != ActionPass {
+		t.Fatal("new file not taken up after the old one was deleted")
+	}
+}
+
+func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.db")
+	f := newFilter(path)
+	if f.open() == nil {
+		t.Fatal("opened a missing file")
+	}
+	defer f.Stop()
+	if f.Ready() {
+		t.Fatal("ready without a database")
+	}
+	if _, err := f.decide("ads.example", nil); err != errNotOpen {
+		t.Fatalf("decide without a database: %v, want errNotOpen", err)
+	}
+	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
+	f.check()
+	if !f.Ready() || verdict(t, f, "ads.example") != ActionBlock {
+		t.Fatal("database not taken up once it appeared")
+	}
+}
+
+func TestOnErrorWithoutDatabase(t *testing.T) {
+	tests := []struct {
+		onError   OnError
+		wantRcode int
+		wantNext  bool
+	}{
+		{FailClosed, dns.RcodeServerFailure, false},
+		{FailOpen, dns.RcodeSuccess, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.onError.String(), func(t *testing.T) {
+			f := newFilter(filepath.Join(t.TempDir(), "missing.db"))
+			f.cfg.OnError = tc.onError
+			next := false
+			f.Next = test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+				next = true
+				w.WriteMsg(new(dns.Msg).SetReply(r))
+				return dns.RcodeSuccess, nil
+			})
+			rec := dnstest.NewRecorder(&test.ResponseWriter{})
+			rcode, err := f.ServeDNS(context.Background(), rec, new(dns.Msg).SetQuestion("ads.example.", dns.TypeA))
+			if err != nil || rcode != tc.wantRcode || next != tc.wantNext {
+				t.Fatalf("ServeDNS = %s, %v, next called %v; want %s, nil, %v", dns.RcodeToString[rcode], err, next, dns.RcodeToString[tc.wantRcode], tc.wantNext)
+			}
+		})
+	}
+}
+
+// TestSwapsFailNoConcurrentLookup swaps files under lookups running without
+// pause and checks that none fails and each sees one file or the other.
+func TestSwapsFailNoConcurrentLookup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.db")
+	buildDB(t, path, "delete", `INSERT INTO block_exact VALUES ('always.example')`)
+	f := newFilter(path)
+	f.open()
+	defer f.Stop()
+	var stop atomic.Bool
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				v, err := f.decide("always.example", nil)
+				if err != nil || v.Action != ActionBlock {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	for i := range 10 {
+		next := filepath.Join(dir, "next.db")
+		mode := []string{"delete", "wal"}[i%2]
+		buildDB(t, next, mode, `INSERT INTO block_exact VALUES ('always.example')`)
+		swapIn(t, next, path)
+		f.check()
+	}
+	stop.Store(true)
+	wg.Wait()
+	if n := failures.Load(); n != 0 {
+		t.Fatalf("%d lookups failed or were wrong during swaps", n)
+	}
+}
+
+func TestTableRowsFromAnalyzeOrCappedCount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.db")
+	buildDB(t, path, "wal",
+		`INSERT INTO block_exact VALUES ('a.example'), ('b.example'), ('c.example')`,
+		`INSERT INTO block_wildcard VALUES ('w.example')`)
+	s, err := OpenStore(path, StoreOptions{Pool: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.TableRows()
+	s.Close()
+	if err != nil || rows[schema.BlockExact] != 3 || rows[schema.BlockWildcard] != 1 || rows[schema.Allow] != 0 {
+		t.Fatalf("counted rows %v, %v; want block_exact 3, block_wildcard 1, fqdn_dns_allow 0", rows, err)
+	}
+	// After ANALYZE the statistics are used, even when they are stale: the
+	// two rows added after it are not counted.
+	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Exec(`ANALYZE; INSERT INTO block_exact VALUES ('d.example'), ('e.example')`); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenStore(path, StoreOptions{Pool: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rows, err = s.TableRows(); err != nil || rows[schema.BlockExact] != 3 {
+		t.Fatalf("rows %v, %v; want block_exact 3 from sqlite_stat1", rows, err)
+	}
+}
+
+// Stop ends the watcher whether or not the database ever opened, and
+// closes what it opened: nothing outlives a Corefile reload.
+func TestStopEndsTheWatcherAndClosesTheStore(t *testing.T) {
+	dir := t.TempDir()
+	present := filepath.Join(dir, "rules.db")
+	buildDB(t, present, "wal")
+	for _, path := range []string{present, filepath.Join(dir, "missing.db")} {
+		f := newFilter(path)
+		f.cfg.Refresh = 10 * time.Millisecond
+		if err := f.Start(); err != nil {
+			t.Fatalf("Start(%s): %v", path, err)
+		}
+		s := f.store.Load()
+		time.Sleep(50 * time.Millisecond) // a few watcher rounds
+		if n := filterGoroutines(); n != 2 {
+			t.Errorf("%s: %d goroutines of the filter run, want the watcher and the loader", path, n)
+		}
+		if err := f.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if f.Ready() {
+			t.Errorf("%s: ready after Stop", path)
+		}
+		if s != nil {
+			if err := s.View(func(Lookup) error { return nil }); err != errClosed {
+				t.Errorf("%s: store not closed by Stop: %v", path, err)
+			}
+		}
+		if n := filterGoroutines(); n != 0 {
+			t.Errorf("%s: %d goroutines of the filter still run after Stop", path, n)
+		}
+	}
+}
+
+// filterGoroutines counts the goroutines running a method of SQLiteFilter
+// (the watcher, the rules loader). Other tests' goroutines are left out.
+func filterGoroutines() int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "sqlitefilter.(*SQLiteFilter).watch") || strings.Contains(g, "sqlitefilter.(*SQLiteFilter).load") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSwapMovesRegexRulesWithTheData: the old file's regex set never applies
+// to the new file's data, and the new file's applies from the first query on
+// it.
+func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.db")
+	buildDB(t, path, "wal", `INSERT INTO block_regex VALUES ('^old\.')`)
+	f := newFilter(path)
+	if err := f.open(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	r, err := loadRules(f.store.Load(), &f.cfg, nil, f.skips) // what the loader does
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.rules.Store(r)
+	decide := func(name string) Action {
+		t.Helper()
+		v, err := f.decide(name, f.currentRules())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Action
+	}
+	if decide("old.example") != ActionBlock {
+		t.Fatal("the old file's regex does not apply before the swap")
+	}
+	next := filepath.Join(dir, "next.db")
+	buildDB(t, next, "delete", `INSERT INTO block_regex VALUES ('^new\.')`)
+	swapIn(t, next, path)
+	f.check()
+	if got := decide("old.example"); got != ActionPass {
+		t.Errorf("old.example: %s after the swap, want pass (the old file's regex)", got)
+	}
+	if got := decide("new.example"); got != ActionBlock {
+		t.Errorf("new.example: %s after the swap, want block by the new file's regex", got)
+	}
+}
+
+// TestRowGaugesFollowTheFile: after a swap the row gauges describe the new
+// file only; a table it lacks has no figure left from the old one.
+func TestRowGaugesFollowTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.db")
+	buildDB(t, path, "wal", `INSERT INTO block_regex VALUES ('^a\.'), ('^b\.')`)
+	f := newFilter(path)
+	if err := f.open(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	f.measure(f.store.Load())
+	if got := testutil.ToFloat64(tableRows.WithLabelValues(path, "block_regex")); got != 2 {
+		t.Fatalf("block_regex rows %v, want 2", got)
+	}
+	next := filepath.Join(dir, "next.db")
+	buildDB(t, next, "delete", `DROP TABLE block_regex`, `INSERT INTO block_exact VALUES ('x.example')`)
+	swapIn(t, next, path)
+	f.check()
+	f.measure(f.store.Load())
+	if tableRows.DeleteLabelValues(path, "block_regex") {
+		t.Error("the old file's block_regex figure is still exported")
+	}
+	if got := testutil.ToFloat64(tableRows.WithLabelValues(path, "block_exact")); got != 1 {
+		t.Errorf("block_exact rows %v, want 1", got)
+	}
+}
