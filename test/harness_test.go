@@ -242,14 +242,7 @@ func startUpstream(t testing.TB) *upstream {
 		}
 		w.WriteMsg(m)
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, l := listenUDPAndTCP(t)
 	udp := &dns.Server{PacketConn: pc, Handler: handler}
 	tcp := &dns.Server{Listener: l, Handler: handler}
 	go udp.ActivateAndServe()
@@ -262,6 +255,26 @@ func startUpstream(t testing.TB) *upstream {
 	})
 	u.Addr = pc.LocalAddr().String()
 	return u
+}
+
+// listenUDPAndTCP binds one loopback port for both protocols. The TCP port
+// of a fresh UDP port may be taken by another test's connection, so it tries
+// again with another port.
+func listenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l
+		}
+		pc.Close()
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return nil, nil
 }
 
 // Seen returns the questions the upstream was asked, in order.
