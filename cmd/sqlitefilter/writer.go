@@ -22,6 +22,7 @@ type writer struct {
 	tx      *sql.Tx
 	pending int
 	stmts   map[string]*sql.Stmt // by SQL text, prepared within tx
+	addSQL  [schema.NumTables]string
 }
 
 func newWriter(db *database, batch int) *writer {
@@ -65,10 +66,17 @@ func (w *writer) add(e entry) (bool, error) {
 
 func (w *writer) addPerType(e entry) (int64, error) {
 	t := e.table
-	if t.TargetColumn() == "" {
-		return w.exec(fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON CONFLICT DO NOTHING", t.Name(), t.KeyColumn()), e.key)
+	if w.addSQL[t] == "" {
+		if t.TargetColumn() == "" {
+			w.addSQL[t] = fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON CONFLICT DO NOTHING", t.Name(), t.KeyColumn())
+		} else {
+			w.addSQL[t] = fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES (?, ?) ON CONFLICT DO NOTHING", t.Name(), t.KeyColumn(), t.TargetColumn())
+		}
 	}
-	return w.exec(fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES (?, ?) ON CONFLICT DO NOTHING", t.Name(), t.KeyColumn(), t.TargetColumn()), e.key, e.target)
+	if t.TargetColumn() == "" {
+		return w.exec(w.addSQL[t], e.key)
+	}
+	return w.exec(w.addSQL[t], e.key, e.target)
 }
 
 func (w *writer) addNormalized(e entry) (int64, error) {
