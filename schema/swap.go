@@ -34,8 +34,15 @@ func TempPath(path string) string {
 // before the rename. Readers that still have the old file open keep their open
 // descriptors and their snapshot of the old data (a read-only connection never
 // checkpoints or deletes by name); the next open of path sees the new file
-// alone. A writer to the old file during the swap would lose its writes: do
-// not run one (the admin command never does).
+// alone.
+//
+// What this cannot prevent: a process that opens path in the microseconds
+// between the unlink and the rename opens the old file and recreates an
+// empty -wal and -shm for it (even a read-only connection does), which the
+// new file then inherits. Empty, they are harmless to readers; a writer's
+// frames in them are the hazard, so a writer to the old file during the
+// swap is unsupported (its writes would be lost anyway) and Replace reports
+// a non-empty -wal found after the rename.
 func Replace(tmp, path string) error {
 	if err := syncFile(tmp); err != nil {
 		return fmt.Errorf("replace %s: %w", path, err)
@@ -55,6 +62,9 @@ func Replace(tmp, path string) error {
 	}
 	if err := syncFile(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("replace %s: sync directory: %w", path, err)
+	}
+	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 0 {
+		return fmt.Errorf("replace %s: renamed, but a writer wrote %s-wal during the swap; stop every writer, check the database (sqlitefilter check) and repeat the swap", path, path)
 	}
 	return nil
 }
