@@ -6,6 +6,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
 // DSN returns the go-sqlite3 data source name for path with URI parameters
@@ -67,6 +70,26 @@ func Replace(tmp, path string) error {
 		return fmt.Errorf("replace %s: renamed, but a writer wrote %s-wal during the swap; stop every writer, check the database (sqlitefilter check) and repeat the swap", path, path)
 	}
 	return nil
+}
+
+// RemoveStaleTemps deletes the files TempPath named for builds of path whose
+// process is gone (killed half way), and returns their names. A build whose
+// process still runs is left alone.
+func RemoveStaleTemps(path string) []string {
+	matches, _ := filepath.Glob(path + ".new-*")
+	var removed []string
+	for _, m := range matches {
+		pid, err := strconv.Atoi(strings.TrimPrefix(m, path+".new-"))
+		if err != nil || pid <= 0 {
+			continue // a journal or -wal of a temp file, or not ours
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			continue
+		}
+		RemoveTemp(m)
+		removed = append(removed, m)
+	}
+	return removed
 }
 
 // RemoveTemp deletes a half-built database and its journal.

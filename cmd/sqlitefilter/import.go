@@ -286,6 +286,9 @@ func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *p
 // current database that this import does not write is copied over; the ones
 // it writes start empty. A missing dbPath gets a new per-type database.
 func (j *importJob) prepareReplacement(dbPath string, parsers []parser) (string, error) {
+	for _, stale := range schema.RemoveStaleTemps(dbPath) {
+		fmt.Fprintf(j.stderr, "removed %s, left by an import that was killed\n", stale)
+	}
 	tmp := schema.TempPath(dbPath)
 	schema.RemoveTemp(tmp)
 	var except [schema.NumTables]bool

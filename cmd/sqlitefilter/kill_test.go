@@ -134,7 +134,17 @@ func TestKilledReplaceLeavesOldFileUntouched(t *testing.T) {
 	if got := rows(t, db, schema.BlockExact); len(got) != 1 || got[0] != "previous.example" {
 		t.Errorf("block_exact after a killed replace: %q", got)
 	}
-	schema.RemoveTemp(tmp)
+	// The next --replace removes what the killed one left.
+	_, errOut, err := importInto(t, db, schema.BlockExact, formatPlain, true, writeFile(t, "next.txt", []byte("next.example\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "left by an import that was killed") {
+		t.Errorf("stale file not reported: %q", errOut)
+	}
+	if _, err := os.Stat(tmp); err == nil {
+		t.Errorf("%s left behind", tmp)
+	}
 }
 
 func fileHash(t *testing.T, path string) [32]byte {
