@@ -147,7 +147,7 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) erro
 				return errors.New("standard input (-) given twice")
 			}
 		}
-		in, err := openInput(name, &prog.read)
+		in, err := openInput(name)
 		if err != nil {
 			return err
 		}
@@ -180,12 +180,12 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) erro
 	start := time.Now()
 	notes := map[string]bool{}
 	for i, in := range inputs {
-		prog.setInput(in.name, in.size)
+		prog.setInput(in.name, in.size, &in.read)
 		c, err := j.importOne(ctx, db, in, &parsers[i], prog)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(j.stdout, "%s: %s: %s\n", in.name, parsers[i].format, c)
+		prog.printf(j.stdout, "%s: %s: %s\n", in.name, parsers[i].format, c)
 		c.addTo(&total)
 		for n := range parsers[i].notes {
 			notes[n] = true
@@ -232,7 +232,7 @@ func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *p
 	report := func(msg string) {
 		c.invalid++
 		if reported++; reported <= maxReported {
-			fmt.Fprintf(j.stderr, "%s:%d: %s\n", in.name, in.line, msg)
+			prog.printf(j.stderr, "%s:%d: %s\n", in.name, in.line, msg)
 		}
 	}
 	for {
@@ -277,7 +277,7 @@ func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *p
 		return nil, fmt.Errorf("%s: %w", in.name, err)
 	}
 	if reported > maxReported {
-		fmt.Fprintf(j.stderr, "%s: %d more invalid lines not shown\n", in.name, reported-maxReported)
+		prog.printf(j.stderr, "%s: %d more invalid lines not shown\n", in.name, reported-maxReported)
 	}
 	return c, nil
 }

@@ -20,8 +20,8 @@ const maxLine = 64 << 10
 // starts with the gzip magic, without a UTF-8 byte-order mark, line by line.
 type input struct {
 	name  string
-	size  int64         // bytes on disk, 0 when unknown (a pipe)
-	read  *atomic.Int64 // bytes read from disk so far, for the progress bar
+	size  int64        // bytes on disk, 0 when unknown (a pipe)
+	read  atomic.Int64 // bytes read from disk so far, for the progress bar
 	close func() error
 	r     *bufio.Reader
 	line  int // number of the line last returned
@@ -39,8 +39,8 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func openInput(name string, read *atomic.Int64) (*input, error) {
-	in := &input{name: name, read: read, close: func() error { return nil }}
+func openInput(name string) (*input, error) {
+	in := &input{name: name, close: func() error { return nil }}
 	var src io.Reader = os.Stdin
 	if name == "-" {
 		in.name = "stdin"
@@ -54,7 +54,7 @@ func openInput(name string, read *atomic.Int64) (*input, error) {
 		}
 		src, in.close = f, f.Close
 	}
-	br := bufio.NewReaderSize(countingReader{src, read}, maxLine)
+	br := bufio.NewReaderSize(countingReader{src, &in.read}, maxLine)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {

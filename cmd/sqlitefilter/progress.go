@@ -17,10 +17,11 @@ import (
 // terminal: in a pipe or a log it would be noise.
 type progress struct {
 	rows  atomic.Int64
-	read  atomic.Int64 // bytes of the current input read so far
-	total atomic.Int64 // size of the current input, 0 if unknown
+	read  atomic.Pointer[atomic.Int64] // bytes of the current input read so far
+	total atomic.Int64                 // size of the current input, 0 if unknown
 	name  atomic.Pointer[string]
 
+	mu    sync.Mutex // serialises the status line and other output
 	out   io.Writer
 	start time.Time
 	stop  chan struct{}
@@ -39,10 +40,11 @@ func newProgress() *progress {
 	return p
 }
 
-// setInput starts counting a new input of size bytes (0 if unknown).
-func (p *progress) setInput(name string, size int64) {
+// setInput shows a new input of size bytes (0 if unknown), whose reader
+// counts the bytes read in read.
+func (p *progress) setInput(name string, size int64, read *atomic.Int64) {
 	p.name.Store(&name)
-	p.read.Store(0)
+	p.read.Store(read)
 	p.total.Store(size)
 }
 
@@ -62,6 +64,8 @@ func (p *progress) run() {
 }
 
 func (p *progress) draw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	rows := p.rows.Load()
 	rate := float64(rows) / time.Since(p.start).Seconds()
 	name := ""
@@ -69,8 +73,8 @@ func (p *progress) draw() {
 		name = *n
 	}
 	pct := ""
-	if total := p.total.Load(); total > 0 {
-		f := float64(p.read.Load()) / float64(total)
+	if total, read := p.total.Load(), p.read.Load(); total > 0 && read != nil {
+		f := float64(read.Load()) / float64(total)
 		const width = 30
 		bar := int(f * width)
 		if bar > width {
@@ -81,10 +85,22 @@ func (p *progress) draw() {
 	fmt.Fprintf(p.out, "\r\033[K%s %s%d rows, %.0f rows/s", name, pct, rows, rate)
 }
 
-// close removes the status line.
+// printf writes a line of other output to w, first clearing the status
+// line; the next tick redraws it below.
+func (p *progress) printf(w io.Writer, format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.out != nil {
+		fmt.Fprint(p.out, "\r\033[K")
+	}
+	fmt.Fprintf(w, format, args...)
+}
+
+// close removes the status line. It may be called more than once.
 func (p *progress) close() {
 	if p.stop != nil {
 		close(p.stop)
 		p.done.Wait()
+		p.stop = nil
 	}
 }
