@@ -80,12 +80,26 @@ func (w *writer) addPerType(e entry) (int64, error) {
 }
 
 func (w *writer) addNormalized(e entry) (int64, error) {
-	if _, err := w.exec("INSERT INTO domains (domain) VALUES (?) ON CONFLICT (domain) DO NOTHING", e.key); err != nil {
-		return 0, err
-	}
 	var target any
 	if e.table.TargetColumn() != "" {
 		target = e.target
+	}
+	st, err := w.stmt("INSERT INTO domains (domain) VALUES (?) ON CONFLICT (domain) DO NOTHING")
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.Exec(e.key)
+	if err != nil {
+		return 0, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		// A new name: its id is known, so the rule goes in without looking
+		// the name up again.
+		id, err := res.LastInsertId()
+		if err != nil {
+			return 0, err
+		}
+		return w.exec(`INSERT INTO records (domain_id, record_type, target_value) VALUES (?, ?, ?)`, id, e.table.RecordType(), target)
 	}
 	return w.exec(`INSERT INTO records (domain_id, record_type, target_value)
 		SELECT domain_id, ?, ? FROM domains WHERE domain = ? ON CONFLICT (domain_id, record_type) DO NOTHING`,
