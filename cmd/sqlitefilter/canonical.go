@@ -99,7 +99,8 @@ func isASCII(s string) bool {
 
 // canonicalAddr parses an address of the given family (4 or 6) and returns
 // its canonical text (RFC 5952 for IPv6), so rows compare equal however they
-// were written.
+// were written. The family is the plugin's: an IPv4-mapped IPv6 address
+// belongs to ip_rewrite_v6.
 func canonicalAddr(s string, family int) (string, error) {
 	a, err := netip.ParseAddr(strings.TrimSpace(s))
 	if err != nil {
@@ -108,10 +109,31 @@ func canonicalAddr(s string, family int) (string, error) {
 	if a.Zone() != "" {
 		return "", fmt.Errorf("address %s has a zone", s)
 	}
-	if family == 4 && !a.Is4() || family == 6 && (!a.Is6() || a.Is4In6()) {
+	if a.Is4() != (family == 4) {
 		return "", fmt.Errorf("%s is not an IPv%d address", s, family)
 	}
 	return a.String(), nil
+}
+
+// canonicalSource is canonicalAddr for the source of a rewrite row, which
+// may also be a prefix (10.0.0.0/8): stored masked, and a one-address prefix
+// as the address, as the plugin reads it.
+func canonicalSource(s string, family int) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		return canonicalAddr(s, family)
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return "", err
+	}
+	if p.Addr().Is4() != (family == 4) {
+		return "", fmt.Errorf("%s is not an IPv%d prefix", s, family)
+	}
+	if p.IsSingleIP() {
+		return p.Addr().String(), nil
+	}
+	return p.Masked().String(), nil
 }
 
 // canonicalKey returns a key of table t in stored form: a canonical name, a
@@ -125,9 +147,9 @@ func canonicalKey(t schema.Table, key string) (string, error) {
 		}
 		return key, nil
 	case schema.RewriteV4:
-		return canonicalAddr(key, 4)
+		return canonicalSource(key, 4)
 	case schema.RewriteV6:
-		return canonicalAddr(key, 6)
+		return canonicalSource(key, 6)
 	default:
 		return canonicalName(key)
 	}

@@ -54,7 +54,12 @@ func TestCanonicalKeyByTable(t *testing.T) {
 	}{
 		{schema.RewriteV6, "2001:0DB8:0:0:0:0:0:1", "2001:db8::1", true},
 		{schema.RewriteV6, "192.0.2.1", "", false},
-		{schema.RewriteV6, "::ffff:192.0.2.1", "", false},
+		{schema.RewriteV6, "::ffff:192.0.2.1", "::ffff:192.0.2.1", true}, // the plugin's family rule
+		{schema.RewriteV4, "10.1.2.3/8", "10.0.0.0/8", true},
+		{schema.RewriteV4, "192.0.2.1/32", "192.0.2.1", true},
+		{schema.RewriteV4, "2001:db8::/32", "", false},
+		{schema.RewriteV6, "2001:DB8::/32", "2001:db8::/32", true},
+		{schema.RewriteV4, "10.0.0.0/33", "", false},
 		{schema.RewriteV4, "192.0.2.1", "192.0.2.1", true},
 		{schema.RewriteV4, "2001:db8::1", "", false},
 		{schema.RewriteV4, "192.0.2.256", "", false},

@@ -4,7 +4,9 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"regexp"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -96,30 +98,34 @@ func checkRows(db *sql.DB, t schema.Table) (int, error) {
 			fmt.Printf("%s: "+format+"\n", append([]any{t}, args...)...)
 		}
 	}
+	skip := skipChecker{rewrites: sqlitefilter.NewAddrRewritesBuilder()}
 	for rows.Next() {
 		var key, tgt sql.NullString
 		if err := rows.Scan(&key, &tgt); err != nil {
 			return 0, fmt.Errorf("check %s: %w", t, err)
 		}
-		c, err := canonicalKey(t, key.String)
-		switch {
-		case !key.Valid:
-			show("NULL key: never matches")
-		case err != nil:
-			show("%q: unusable, the plugin skips it: %v", clip(key.String), err)
-		case c != key.String:
-			show("%q: not canonical (%q), never matches", clip(key.String), c)
+		if !key.Valid || t.TargetColumn() != "" && !tgt.Valid {
+			show("%q: NULL key or target, never used", clip(key.String))
+			continue
+		}
+		// First what the plugin itself would skip, by its own code.
+		if reason := skip.reason(t, key.String, tgt.String); reason != "" {
+			show("%q → %q: the plugin skips it (%s)", clip(key.String), clip(tgt.String), reason)
+			continue
+		}
+		// Then rows that are not in the form import stores: a name that is
+		// not canonical never matches a query.
+		if c, err := canonicalKey(t, key.String); err != nil {
+			show("%q: not a valid %s: %v", clip(key.String), t.KeyColumn(), err)
+		} else if c != key.String {
+			show("%q: not canonical (%q)", clip(key.String), c)
 		}
 		if t.TargetColumn() == "" {
 			continue
 		}
-		c, err = canonicalTarget(t, tgt.String)
-		switch {
-		case !tgt.Valid:
-			show("%q: NULL target, the plugin skips it", clip(key.String))
-		case err != nil:
-			show("%q → %q: unusable target, the plugin skips it: %v", clip(key.String), clip(tgt.String), err)
-		case c != tgt.String:
+		if c, err := canonicalTarget(t, tgt.String); err != nil {
+			show("%q → %q: not a valid %s: %v", clip(key.String), clip(tgt.String), t.TargetColumn(), err)
+		} else if c != tgt.String {
 			show("%q → %q: target not canonical (%q)", clip(key.String), clip(tgt.String), c)
 		}
 	}
@@ -127,6 +133,28 @@ func checkRows(db *sql.DB, t schema.Table) (int, error) {
 		fmt.Printf("%s: %d more\n", t, bad-maxShown)
 	}
 	return bad, rows.Err()
+}
+
+// skipChecker asks the plugin's own code whether it would skip a row, so
+// check and the server agree on what is unusable.
+type skipChecker struct {
+	rewrites *sqlitefilter.AddrRewritesBuilder
+}
+
+func (c skipChecker) reason(t schema.Table, key, target string) string {
+	switch t {
+	case schema.BlockRegex:
+		if _, err := regexp.Compile(key); err != nil {
+			return sqlitefilter.ReasonBadPattern + ": " + err.Error()
+		}
+	case schema.Alias:
+		if _, ok := sqlitefilter.CanonicalTarget(target); !ok {
+			return sqlitefilter.ReasonBadTarget
+		}
+	case schema.RewriteV4, schema.RewriteV6:
+		return c.rewrites.Add(t, key, target)
+	}
+	return ""
 }
 
 // checkNormalized finds rows of the normalized tables that no view shows.

@@ -56,10 +56,17 @@ func TestCheckFindsRowsThePluginCannotUse(t *testing.T) {
 			INSERT INTO block_wildcard VALUES ('fine.example');
 			INSERT INTO block_regex VALUES ('(');
 			INSERT INTO ip_rewrite_v4 VALUES ('192.0.2.1', '2001:db8::1');
+			INSERT INTO ip_rewrite_v4 VALUES ('10.0.0.0/8', '192.0.2.9');
+			INSERT INTO ip_rewrite_v6 VALUES ('2001:db8::1', '2001:db8::2'), ('2001:DB8:0::1', '2001:db8::3');
 			INSERT INTO domain_alias VALUES ('a.example', 'not a name');`)
+		// Problems: the non-canonical name, the regex, the wrong-family
+		// target, the alias target, and the two text forms of one v6
+		// source: the plugin skips whichever it reads second, and if that is
+		// the canonical one, the other is also reported as not canonical
+		// (the order differs between layouts). The prefix row is fine.
 		err := runCheck([]string{db})
-		if err == nil || !strings.Contains(err.Error(), "4 problems") {
-			t.Errorf("%s: check = %v, want 4 problems", l, err)
+		if err == nil || !strings.Contains(err.Error(), " 5 problems") && !strings.Contains(err.Error(), " 6 problems") {
+			t.Errorf("%s: check = %v, want 5 or 6 problems", l, err)
 		}
 	}
 }

@@ -250,20 +250,8 @@ func (p *parser) csv(line string, o *outcome) {
 		o.skip("header")
 		return
 	}
-	var src, dst string
-	var err1, err2 error
-	switch t {
-	case schema.Alias:
-		src, err1 = canonicalName(rec[0])
-		dst, err2 = canonicalName(rec[1])
-	case schema.RewriteV4, schema.RewriteV6:
-		family := 4
-		if t == schema.RewriteV6 {
-			family = 6
-		}
-		src, err1 = canonicalAddr(rec[0], family)
-		dst, err2 = canonicalAddr(rec[1], family)
-	}
+	src, err1 := canonicalKey(t, rec[0])
+	dst, err2 := canonicalTarget(t, rec[1])
 	switch {
 	case err1 != nil:
 		o.invalid("%q: %v", clip(rec[0]), err1)
