@@ -2,11 +2,11 @@
 # import_bench.sh [N] [LAYOUT]: time `sqlitefilter import` of an N-line plain
 # list (default 10000000) into a new database of LAYOUT (default per-type),
 # pinned to one core, and print rows/min and peak RSS.
-# Data goes to $BENCH_DIR (default /tmp/sqlitefilter-bench); nothing is kept in
+# Data goes to $BENCH_DIR (default /tmp/sqlitefilter-tooling-bench); nothing is kept in
 # the repository.
 set -euo pipefail
 n=${1:-10000000}; layout=${2:-per-type}
-dir=${BENCH_DIR:-/tmp/sqlitefilter-bench}; mkdir -p "$dir"
+dir=${BENCH_DIR:-/tmp/sqlitefilter-tooling-bench}; mkdir -p "$dir"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 list=$dir/list-$n.txt
 [ -s "$list" ] || "$root/test/scripts/genlist.sh" "$n" "$list"

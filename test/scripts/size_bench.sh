@@ -4,9 +4,9 @@
 # 10000000), with the size of every b-tree from dbstat. Also measures one
 # variant that is NOT shipped: normalized with an INTEGER record_type (what
 # SPEC §2's text CHECK costs). Data goes to $BENCH_DIR (default
-# /tmp/sqlitefilter-bench).
+# /tmp/sqlitefilter-tooling-bench).
 set -euo pipefail
-dir=${BENCH_DIR:-/tmp/sqlitefilter-bench}; mkdir -p "$dir"
+dir=${BENCH_DIR:-/tmp/sqlitefilter-tooling-bench}; mkdir -p "$dir"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 go build -o "$dir/sqlitefilter" "$root/cmd/sqlitefilter"
 sf=$dir/sqlitefilter
