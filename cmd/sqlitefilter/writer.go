@@ -7,11 +7,12 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-// defaultBatch is how many rows go into one transaction (import --batch). Names arrive in random
-// key order, so a batch dirties pages all over the b-tree and each commit
-// writes them all to the WAL: at 10 M rows, batches of 50 000 imported
-// 4.2 M rows/min and batches of 250 000 6.1 M (cmd/sqlitefilter/README.md).
-// A killed import loses at most the batch in progress.
+// defaultBatch is how many rows go into one transaction (import --batch).
+// Names arrive in random key order, so a batch dirties pages all over the
+// b-tree and each commit writes them all to the WAL: at 10 M rows, batches
+// of 50 000 imported 4.2 M rows/min and batches of 250 000 6.1 M
+// (cmd/sqlitefilter/README.md). A killed import loses at most the batch in
+// progress.
 const defaultBatch = 250000
 
 // writer adds and removes rows in either layout, in batched transactions. All
