@@ -30,5 +30,14 @@ func lookupQuery(l schema.Layout, t schema.Table) string {
 	return fmt.Sprintf("SELECT 1 FROM %s WHERE %s = ? LIMIT 1", t.Name(), t.KeyColumn())
 }
 
+// aliasQuery is the domain_alias target lookup for layout l, in the same
+// scalar-subquery form as lookupQuery on a normalized database.
+func aliasQuery(l schema.Layout) string {
+	if l == schema.Normalized {
+		return fmt.Sprintf("SELECT target_value FROM records WHERE domain_id = (SELECT domain_id FROM domains WHERE domain = ?) AND record_type = '%s' LIMIT 1", schema.Alias.RecordType())
+	}
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s = ? LIMIT 1", schema.Alias.TargetColumn(), schema.Alias.Name(), schema.Alias.KeyColumn())
+}
+
 // Layout is the layout detected when the store opened.
 func (s *Store) Layout() schema.Layout { return s.layout }

@@ -19,8 +19,7 @@ func (src source) AliasTarget(name string) (string, bool, error) {
 	}
 	c := src.c
 	if c.alias == nil {
-		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = ? LIMIT 1",
-			schema.Alias.TargetColumn(), schema.Alias.Name(), schema.Alias.KeyColumn())
+		q := aliasQuery(src.s.layout)
 		st, err := c.c.Prepare(q)
 		if err != nil {
 			return "", false, fmt.Errorf("prepare %q: %w", q, err)
