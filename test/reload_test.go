@@ -184,3 +184,46 @@ func TestReloadToADatabaseThatDoesNotOpenIsRefused(t *testing.T) {
 		t.Errorf("%d descriptors on the database after the refused reload, want %d", got, files)
 	}
 }
+
+// TestReloadPluginAppliesAnEditedCorefile goes through the reload plugin
+// itself: the Corefile is edited on disk, the plugin notices it, and the new
+// stanza's options take effect with the old pool closed.
+func TestReloadPluginAppliesAnEditedCorefile(t *testing.T) {
+	up := startUpstream(t)
+	db := newDB(t, `INSERT INTO block_exact VALUES ('ads.example.com')`, `PRAGMA journal_mode=delete`)
+	db, _ = filepath.EvalSymlinks(db)
+	conf := strings.Replace(corefile(db, up.Addr, "pool 3"), "    bind 127.0.0.1\n", "    bind 127.0.0.1\n    reload 2s 1s\n", 1)
+	srv := startServer(t, conf)
+	if r := query(t, srv.Addr, "udp", "ads.example.com.", dns.TypeA, false); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("before the edit: %v", r)
+	}
+	files := dbFiles(t, srv.PID(), db)
+
+	text, err := os.ReadFile(srv.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(text), "pool 3", "pool 3\n        block_response nxdomain", 1)
+	if err := os.WriteFile(srv.conf, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := query(t, srv.Addr, "udp", "ads.example.com.", dns.TypeA, false)
+		if r.Rcode == dns.RcodeNameError {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("edited Corefile not applied within 15s: %v", r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The old instance shuts down right after the new one starts serving.
+	deadline = time.Now().Add(5 * time.Second)
+	for dbFiles(t, srv.PID(), db) != files && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := dbFiles(t, srv.PID(), db); got != files {
+		t.Errorf("%d descriptors on the database after the reload, want %d", got, files)
+	}
+}
