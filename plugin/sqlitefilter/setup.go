@@ -1,6 +1,7 @@
 package sqlitefilter
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,8 @@ type Config struct {
 	BlockUpstream []string // host:port; empty: fqdn_dns_block names are answered as blocked
 	RegexMax      int      // block_regex patterns held in memory
 	RewriteMax    int      // rows of each ip_rewrite table held in memory
+	CacheSize     int      // verdicts cached; 0: no cache
+	BloomMaxBytes int64    // largest Bloom filter built; 0: no filter
 }
 
 // OnError is what a query gets when the database cannot be read.
@@ -58,6 +61,8 @@ func DefaultConfig() Config {
 		OnError:       FailClosed,
 		RegexMax:      100000,
 		RewriteMax:    100000,
+		CacheSize:     100000,
+		BloomMaxBytes: 256 << 20,
 	}
 }
 
@@ -101,6 +106,8 @@ func setup(c *caddy.Controller) error {
 //	    regex_max N
 //	    rewrite_max N
 //	    on_error fail_closed|fail_open
+//	    cache_size ENTRIES
+//	    bloom_max_memory BYTES[K|M|G]
 //	}
 func parse(c *caddy.Controller) (Config, error) {
 	cfg := DefaultConfig()
@@ -140,7 +147,7 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 	switch opt {
 	case "allow_upstream", "block_upstream":
 		return parseUpstream(c, opt, args, cfg)
-	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "regex_max", "rewrite_max", "on_error":
+	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "regex_max", "rewrite_max", "on_error", "cache_size", "bloom_max_memory":
 		if err := one(); err != nil {
 			return err
 		}
@@ -212,6 +219,18 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 		} else {
 			cfg.RewriteMax = n
 		}
+	case "cache_size":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1<<30 {
+			return c.Errf("cache_size: %q is not a number of entries from 0 to %d", v, 1<<30)
+		}
+		cfg.CacheSize = n
+	case "bloom_max_memory":
+		n, err := parseBytes(v)
+		if err != nil {
+			return c.Errf("bloom_max_memory: %v", err)
+		}
+		cfg.BloomMaxBytes = n
 	default:
 		return c.Errf("unknown option %q", opt)
 	}
@@ -237,4 +256,25 @@ func parseUpstream(c *caddy.Controller, opt string, args []string, cfg *Config) 
 		*dst = append(*dst, hp)
 	}
 	return nil
+}
+
+// parseBytes reads a size such as 0, 65536, 512K, 256M or 2G (powers of 1024).
+func parseBytes(v string) (int64, error) {
+	mult := int64(1)
+	num := v
+	if n := len(v); n > 0 {
+		switch v[n-1] {
+		case 'K', 'k':
+			mult, num = 1<<10, v[:n-1]
+		case 'M', 'm':
+			mult, num = 1<<20, v[:n-1]
+		case 'G', 'g':
+			mult, num = 1<<30, v[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size in bytes from 0 to 1T (suffix K, M or G)", v)
+	}
+	return n * mult, nil
 }

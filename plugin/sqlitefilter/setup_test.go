@@ -43,6 +43,17 @@ func TestParse(t *testing.T) {
 			block_response refused
 		}`, withDefaults(func(c *Config) { c.BlockResponse = Refused })},
 		{`sqlitefilter /data/dns.db {
+			cache_size 0
+			bloom_max_memory 512M
+		}`, withDefaults(func(c *Config) { c.CacheSize, c.BloomMaxBytes = 0, 512<<20 })},
+		{`sqlitefilter /data/dns.db {
+			cache_size 5000
+			bloom_max_memory 0
+		}`, withDefaults(func(c *Config) { c.CacheSize, c.BloomMaxBytes = 5000, 0 })},
+		{`sqlitefilter /data/dns.db {
+			bloom_max_memory 1g
+		}`, withDefaults(func(c *Config) { c.BloomMaxBytes = 1 << 30 })},
+		{`sqlitefilter /data/dns.db {
 			on_error fail_open
 		}`, withDefaults(func(c *Config) { c.OnError = FailOpen })},
 		{`sqlitefilter /data/dns.db {
@@ -88,6 +99,10 @@ func TestParseErrorsNameTheProblem(t *testing.T) {
 		{"sqlitefilter a.db {\nblock_ttl -5\n}", "block_ttl"},
 		{"sqlitefilter a.db {\non_error ignore\n}", "on_error"},
 		{"sqlitefilter a.db {\non_error\n}", "on_error"},
+		{"sqlitefilter a.db {\ncache_size -1\n}", "cache_size"},
+		{"sqlitefilter a.db {\ncache_size many\n}", "cache_size"},
+		{"sqlitefilter a.db {\nbloom_max_memory 12T\n}", "bloom_max_memory"},
+		{"sqlitefilter a.db {\nbloom_max_memory -1M\n}", "bloom_max_memory"},
 		{"sqlitefilter a.db {\nfrobnicate\n}", `unknown option "frobnicate"`},
 		{"sqlitefilter a.db\nsqlitefilter b.db", "only be used once"},
 		{"sqlitefilter a.db {\nallow_upstream\n}", "allow_upstream: expected at least one ADDR"},

@@ -42,11 +42,16 @@ type SQLiteFilter struct {
 
 	allowUp, blockUp *upstreamGroup // nil when not configured
 	skips            *skipReporter
+
+	cache *verdictCache // nil when cache_size is 0 (cache.go)
+	keys  *keyFilter    // nil when bloom_max_memory is 0 (keyfilter.go)
 }
 
 // New returns a handler for cfg. It opens nothing: Start does.
 func New(cfg Config) *SQLiteFilter {
 	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter(), errors: newErrorLog(errorLogInterval)}
+	f.cache = newVerdictCache(cfg.CacheSize)
+	f.keys = newKeyFilter(cfg.BloomMaxBytes, int(cfg.BusyTimeout/time.Millisecond))
 	if len(cfg.AllowUpstream) > 0 {
 		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)
 	}
@@ -94,6 +99,7 @@ func (f *SQLiteFilter) Stop() error {
 	}
 	close(f.stop)
 	f.done.Wait()
+	f.keys.close()
 	f.stop = nil
 	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
 		if u != nil {
@@ -230,6 +236,12 @@ func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 		if rs != nil && rs.store != s {
 			rs = nil // read from the file this store replaced
 		}
+		// A cached verdict is served only for the store, generation and
+		// in-memory rules it was decided with (cache.go).
+		gen := s.Generation()
+		if v, ok := f.cache.get(s, gen, rs, name); ok {
+			return v, nil
+		}
 		src := withRules{}
 		if rs != nil {
 			src.re = rs.regex
@@ -239,13 +251,16 @@ func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 		}
 		var v Verdict
 		err := s.View(func(l Lookup) error {
-			src.Lookup = l
+			src.Lookup = f.keys.wrap(s, gen, l)
 			var err error
 			v, err = Decide(src, name)
 			return err
 		})
 		if errors.Is(err, errClosed) && f.store.Load() != s {
 			continue
+		}
+		if err == nil {
+			f.cache.put(s, gen, rs, name, v)
 		}
 		return v, err
 	}

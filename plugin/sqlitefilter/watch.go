@@ -37,6 +37,11 @@ func (f *SQLiteFilter) watch() {
 			return
 		case <-t.C:
 			f.check()
+			// The Bloom filter follows the store: its first build starts
+			// at the first tick, so that start-up never waits for it.
+			if s := f.store.Load(); s != nil {
+				f.keys.sync(s)
+			}
 		}
 	}
 }

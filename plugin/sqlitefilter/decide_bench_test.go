@@ -1,0 +1,310 @@
+package sqlitefilter
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// The benchmarks run on a database of benchRows() rows (env
+// SQLITEFILTER_BENCH_ROWS, default 200000), half in block_exact and half in
+// block_wildcard, built once per process. Query names have 5 labels: a hit
+// is under a wildcard row (the walk stops at its third suffix), a miss is in
+// no table (every suffix probed in every suffix table).
+//
+//	go test -run '^$' -bench 'Decide|SuffixWalk|Probe' -benchmem ./plugin/sqlitefilter/
+
+func benchRows() int {
+	if n, err := strconv.Atoi(os.Getenv("SQLITEFILTER_BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 200000
+}
+
+var benchDB struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// benchPath returns the shared benchmark database, creating it on first use.
+func benchPath(b *testing.B) string {
+	benchDB.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sqlitefilter-bench")
+		if err != nil {
+			benchDB.err = err
+			return
+		}
+		benchDB.path = filepath.Join(dir, "bench.db")
+		benchDB.err = fillBenchDB(benchDB.path, benchRows())
+	})
+	if benchDB.err != nil {
+		b.Fatal(benchDB.err)
+	}
+	return benchDB.path
+}
+
+func fillBenchDB(path string, n int) error {
+	if err := schema.Create(path); err != nil {
+		return err
+	}
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	// Loading through the change log's triggers would only slow this down.
+	for _, t := range schema.LoggedTables {
+		for _, trig := range schema.ChangeLogTriggers(t) {
+			if _, err := db.Exec("DROP TRIGGER " + trig); err != nil {
+				return err
+			}
+		}
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	ex, err := tx.Prepare("INSERT INTO block_exact VALUES (?)")
+	if err != nil {
+		return err
+	}
+	wc, err := tx.Prepare("INSERT INTO block_wildcard VALUES (?)")
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		st := ex
+		if i%2 == 1 {
+			st = wc
+		}
+		if _, err := st.Exec(benchRowName(i)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return schema.AddChangeLog(db)
+}
+
+func benchRowName(i int) string { return fmt.Sprintf("r%d-track.ads%d.com", i, i%997) }
+
+// benchNames returns 5-label query names: hits under wildcard rows, or misses.
+func benchNames(hit bool, rows int) []string {
+	r := rand.New(rand.NewPCG(1, 2))
+	names := make([]string, 4096)
+	for i := range names {
+		if hit {
+			names[i] = "a.b." + benchRowName(2*r.IntN(rows/2)+1)
+		} else {
+			names[i] = fmt.Sprintf("x%d.cdn.m%d.site%d.net", r.IntN(1<<30), r.IntN(100), r.IntN(1000))
+		}
+	}
+	return names
+}
+
+func benchFilter(b *testing.B, cacheSize int, bloomMax int64, pool int) *SQLiteFilter {
+	cfg := DefaultConfig()
+	cfg.Path, cfg.Pool, cfg.Refresh, cfg.CacheSize, cfg.BloomMaxBytes = benchPath(b), pool, time.Hour, cacheSize, bloomMax
+	f := New(cfg)
+	if err := f.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Stop() })
+	f.keys.sync(f.store.Load()) // the first tick would start the build
+	if bloomMax > 0 {
+		for !f.keys.ready(f.store.Load()) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return f
+}
+
+// BenchmarkDecide measures one decision in-process (no DNS), one goroutine:
+// sqlite = every probe through SQLite; bloom = Bloom filter in front, no
+// cache; cached = verdict cache warm (the same 4096 names repeat).
+func BenchmarkDecide(b *testing.B) {
+	modes := []struct {
+		name  string
+		cache int
+		bloom int64
+	}{
+		{"sqlite", 0, 0},
+		{"bloom", 0, 256 << 20},
+		{"cached", 100000, 256 << 20},
+	}
+	for _, m := range modes {
+		for _, hit := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/%s", m.name, map[bool]string{true: "hit", false: "miss"}[hit]), func(b *testing.B) {
+				f := benchFilter(b, m.cache, m.bloom, 1)
+				names := benchNames(hit, benchRows())
+				want := map[bool]Action{true: ActionBlock, false: ActionPass}[hit]
+				for _, n := range names { // warms SQLite's pages and the cache
+					if v, err := f.decide(n, f.currentRules()); err != nil || v.Action != want {
+						b.Fatalf("decide(%s) = %v, %v; want %v", n, v, err, want)
+					}
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; b.Loop(); i++ {
+					f.decide(names[i&(len(names)-1)], f.currentRules())
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDecideParallel measures decisions from many goroutines through
+// SQLite only (no cache, no filter), by pool size: the pool's cost under
+// contention. Set -cpu to vary GOMAXPROCS.
+func BenchmarkDecideParallel(b *testing.B) {
+	for _, pool := range []int{1, 2, 4, 8, 32} {
+		b.Run(fmt.Sprintf("pool=%d", pool), func(b *testing.B) {
+			f := benchFilter(b, 0, 0, pool)
+			names := benchNames(false, benchRows())
+			b.ReportAllocs()
+			b.SetParallelism(8) // 8×GOMAXPROCS goroutines, like CoreDNS's per-query goroutines
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.IntN(len(names))
+				for pb.Next() {
+					r++
+					f.decide(names[r&(len(names)-1)], f.currentRules())
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkSuffixWalk compares the two ways to find the longest suffix of a
+// 5-label name in block_wildcard on one raw connection: one prepared
+// statement per suffix (what Store does), or one statement with every
+// suffix in an IN list.
+func BenchmarkSuffixWalk(b *testing.B) {
+	f := benchFilter(b, 0, 0, 1)
+	s := f.store.Load()
+	for _, hit := range []bool{true, false} {
+		names := benchNames(hit, benchRows())
+		b.Run(fmt.Sprintf("per-suffix/%s", map[bool]string{true: "hit", false: "miss"}[hit]), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				s.View(func(src Lookup) error {
+					_, ok, err := probe(src, step{schema.BlockWildcard, true, ActionBlock}, names[i&(len(names)-1)])
+					if err != nil || ok != hit {
+						b.Fatalf("probe = %v, %v; want %v", ok, err, hit)
+					}
+					return nil
+				})
+			}
+		})
+		b.Run(fmt.Sprintf("in-list/%s", map[bool]string{true: "hit", false: "miss"}[hit]), func(b *testing.B) {
+			c := s.all[0]
+			st, err := c.c.Prepare("SELECT Domain FROM block_wildcard WHERE Domain IN (?1, ?2, ?3, ?4, ?5) ORDER BY length(Domain) DESC LIMIT 1")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			raw := st.(*sqlite3.SQLiteStmt)
+			args := make([]driver.NamedValue, 5)
+			dest := make([]driver.Value, 1)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				name := names[i&(len(names)-1)]
+				for j := range args {
+					args[j] = driver.NamedValue{Ordinal: j + 1, Value: name}
+					name, _ = Parent(name)
+				}
+				rows, err := raw.QueryContext(context.Background(), args)
+				if err != nil {
+					b.Fatal(err)
+				}
+				err = rows.Next(dest)
+				rows.Close()
+				if (err == nil) != hit || (err != nil && err != io.EOF) {
+					b.Fatalf("in-list = %v; want hit=%v", err, hit)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkProbeModes compares open modes for the pooled connections under
+// parallel load (one exact probe per op, alternately hit and miss): the
+// private cache the Store uses, private with mmap, and shared cache.
+func BenchmarkProbeModes(b *testing.B) {
+	path := benchPath(b)
+	modes := []struct{ name, dsn, pragma string }{
+		{"private", "cache=private", ""},
+		{"private+mmap", "cache=private", "PRAGMA mmap_size=17179869184"},
+		{"shared", "cache=shared", ""},
+	}
+	for _, m := range modes {
+		for _, pool := range []int{1, 2, 4, 32} {
+			b.Run(fmt.Sprintf("%s/pool=%d", m.name, pool), func(b *testing.B) {
+				conns := make(chan *conn, pool)
+				for range pool {
+					dc, err := (&sqlite3.SQLiteDriver{}).Open("file:" + path + "?mode=ro&_mutex=no&" + m.dsn)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sc := dc.(*sqlite3.SQLiteConn)
+					if m.pragma != "" {
+						if _, err := sc.Exec(m.pragma, nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					// Hold a read transaction, as the Store does in WAL mode.
+					if _, err := sc.Exec("BEGIN; SELECT 1 FROM block_exact LIMIT 1", nil); err != nil {
+						b.Fatal(err)
+					}
+					st, err := sc.Prepare("SELECT 1 FROM block_exact WHERE Domain = ? LIMIT 1")
+					if err != nil {
+						b.Fatal(err)
+					}
+					c := &conn{c: sc, args: []driver.NamedValue{{Ordinal: 1}}, dest: make([]driver.Value, 1)}
+					c.has[schema.BlockExact] = st.(*sqlite3.SQLiteStmt)
+					conns <- c
+				}
+				b.Cleanup(func() {
+					for range pool {
+						c := <-conns
+						c.c.Exec("COMMIT", nil)
+						c.close()
+					}
+				})
+				rows := benchRows()
+				b.SetParallelism(8)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					i := rand.IntN(rows)
+					for pb.Next() {
+						i += 2
+						key := benchRowName(i % rows)
+						if i%4 == 0 {
+							key = strings.Replace(key, "track", "miss", 1)
+						}
+						c := <-conns
+						c.exists(c.has[schema.BlockExact], key)
+						conns <- c
+					}
+				})
+			})
+		}
+	}
+}

@@ -1,0 +1,466 @@
+package sqlitefilter
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// keyFilter keeps a Bloom filter over every key of schema.LoggedTables in
+// front of the store, so that the common query, a name in no table, costs a
+// few hundred nanoseconds instead of one SQLite probe per suffix per table.
+//
+// The filter may over-report, never under-report, for the generation it is
+// marked complete for; queries use it only while the store's generation is
+// that one, and ask SQLite otherwise. So:
+//   - it is built in the background after start (until it is complete,
+//     SQLite answers every probe), by key-range chunks in short read
+//     transactions, so that no writer waits on it;
+//   - after every committed change, keys new since the last look are read
+//     from the database's change log (schema.ChangeLog, filled by triggers in
+//     the writer's own transaction; the plugin never writes) and added, and
+//     the filter is marked complete for the new generation;
+//   - without a change log, or when entries were trimmed before they were
+//     read, the filter is off from the first change until a rebuild, which
+//     starts no sooner than ten build-durations after the last one so that
+//     a busy writer cannot keep a core scanning;
+//   - a filter larger than the memory cap is not built at all.
+//
+// Its size follows the row count estimated from the file size (cheap; never
+// COUNT(*)), corrected by the count the build made, and it is rebuilt when
+// the change log has doubled it.
+type keyFilter struct {
+	maxBytes int64
+	busyMS   int
+	state    atomic.Pointer[filterState]
+
+	mu        sync.Mutex // serialises sync and the publication of a build
+	building  bool
+	lastBuild time.Time     // end of the last build
+	buildTook time.Duration // how long it took
+	skip      *Store        // store that gets no filter (too big, or not per-type)
+	stop      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// filterState is a built filter for one store.
+type filterState struct {
+	store  *Store
+	b      *bloom
+	logged bool                // the database has the change log
+	conn   *sqlite3.SQLiteConn // reads the change log; only under keyFilter.mu
+	lastID int64               // highest change-log id applied
+	schema int64               // PRAGMA schema_version at the build
+	gen    atomic.Uint64       // generation the filter is complete for
+}
+
+// filtered marks the tables the filter holds the keys of.
+var filtered = func() (f [schema.NumTables]bool) {
+	for _, t := range schema.LoggedTables {
+		f[t] = true
+	}
+	return f
+}()
+
+// rowOverhead is what a WITHOUT ROWID row costs in the file beside its key
+// (record header, cell pointer, b-tree slack: ~5 B measured): a slight
+// underestimate, so the key count estimated from the file size errs high.
+const rowOverhead = 4
+
+// minFilterKeys is the smallest filter built (80 KB): room for the rows a
+// small database gains before the filter is rebuilt larger.
+const minFilterKeys = 1 << 16
+
+// newKeyFilter returns a filter manager capped at maxBytes, or nil (no filter)
+// when maxBytes is 0.
+func newKeyFilter(maxBytes int64, busyMS int) *keyFilter {
+	if maxBytes <= 0 {
+		return nil
+	}
+	return &keyFilter{maxBytes: maxBytes, busyMS: busyMS, stop: make(chan struct{})}
+}
+
+// wrap returns l behind the filter when the filter is complete for store s
+// at generation gen, else l itself.
+func (k *keyFilter) wrap(s *Store, gen uint64, l Lookup) Lookup {
+	if k == nil {
+		return l
+	}
+	st := k.state.Load()
+	if st == nil || st.store != s || st.gen.Load() != gen {
+		return l
+	}
+	return bloomLookup{l, st.b}
+}
+
+// ready reports whether the filter is in use for store s now.
+func (k *keyFilter) ready(s *Store) bool {
+	if k == nil {
+		return false
+	}
+	st := k.state.Load()
+	return st != nil && st.store == s && st.gen.Load() == s.Generation()
+}
+
+// bloomLookup answers "absent" for a filtered table when the filter is sure,
+// and asks the store otherwise.
+type bloomLookup struct {
+	Lookup
+	b *bloom
+}
+
+func (bl bloomLookup) Has(t schema.Table, key string) (bool, error) {
+	if filtered[t] && !bl.b.mayContain(key) {
+		return false, nil
+	}
+	return bl.Lookup.Has(t, key)
+}
+
+func (bl bloomLookup) AliasTarget(name string) (string, bool, error) {
+	if !bl.b.mayContain(name) {
+		return "", false, nil
+	}
+	return bl.Lookup.AliasTarget(name)
+}
+
+// sync brings the filter in step with store s after a Refresh: it applies the
+// change log, or starts a (re)build. It is cheap when nothing changed.
+func (k *keyFilter) sync(s *Store) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	st := k.state.Load()
+	if st != nil && st.store == s {
+		gen := s.Generation()
+		if st.gen.Load() == gen {
+			return
+		}
+		if st.logged {
+			err := k.catchUp(st, gen)
+			if err == nil {
+				if st.b.added.Load() > 2*st.b.capacity() {
+					k.startBuild(s, st.b.added.Load())
+				}
+				return
+			}
+			log.Infof("%s: Bloom filter off until rebuilt: %v", s.path, err)
+		}
+		if time.Since(k.lastBuild) < 10*k.buildTook {
+			return
+		}
+	}
+	k.startBuild(s, 0)
+}
+
+// startBuild starts building a filter for s, sized for at least n keys,
+// unless a build is running. Called with k.mu held.
+func (k *keyFilter) startBuild(s *Store, n int64) {
+	if k.building || k.skip == s {
+		return
+	}
+	k.building = true
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		t0 := time.Now()
+		st, err := k.build(s, n)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.building, k.lastBuild, k.buildTook = false, time.Now(), time.Since(t0)
+		if errors.Is(err, errTooBig) || errors.Is(err, errLayout) {
+			k.skip = s
+		}
+		if err != nil {
+			if !errors.Is(err, errStopped) {
+				log.Warningf("%s: Bloom filter not built, SQLite answers every probe: %v", s.path, err)
+			}
+			return
+		}
+		if old := k.state.Swap(st); old != nil {
+			old.conn.Close()
+		}
+		if st.logged {
+			if err := k.catchUp(st, s.Generation()); err != nil {
+				log.Infof("%s: Bloom filter off until rebuilt: %v", s.path, err)
+			}
+		}
+		log.Infof("%s: Bloom filter ready: %d keys, %.1f MB, built in %s", s.path, st.b.added.Load(), float64(st.b.sizeBytes())/(1<<20), k.buildTook.Round(time.Millisecond))
+	}()
+}
+
+var (
+	errStopped = errors.New("stopped")
+	errTooBig  = errors.New("above bloom_max_memory")
+	errLayout  = errors.New("the filter is built for the per-type layout only")
+)
+
+// build scans every filtered table of s into a new filter.
+func (k *keyFilter) build(s *Store, atLeast int64) (*filterState, error) {
+	if s.layout != schema.PerType {
+		return nil, errLayout
+	}
+	gen := s.Generation()
+	c, err := openConn(s.path, k.busyMS)
+	if err != nil {
+		return nil, err
+	}
+	st := &filterState{store: s, conn: c}
+	ok := false
+	defer func() {
+		if !ok {
+			c.Close()
+		}
+	}()
+	// Read before the check: a trigger dropped and created again around a
+	// bulk load changes it, and catchUp then asks for a rebuild.
+	if st.schema, err = queryInt(c, "PRAGMA schema_version"); err != nil {
+		return nil, err
+	}
+	if st.logged, err = hasChangeLog(c); err != nil {
+		return nil, err
+	}
+	if st.logged {
+		if st.lastID, err = changeLogSeq(c); err != nil {
+			return nil, err
+		}
+	}
+	est, err := estimateKeys(c, s.present)
+	if err != nil {
+		return nil, err
+	}
+	n := max(est, atLeast, minFilterKeys)
+	for attempt := 0; ; attempt++ {
+		if need := bloomBytes(n); need > k.maxBytes {
+			return nil, fmt.Errorf("a filter for ~%d keys needs %.1f MB, %w (%.1f MB)", n, float64(need)/(1<<20), errTooBig, float64(k.maxBytes)/(1<<20))
+		}
+		st.b = newBloom(n)
+		for _, t := range schema.LoggedTables {
+			if !s.present[t] {
+				continue
+			}
+			if err := k.scan(c, t, st.b); err != nil {
+				return nil, err
+			}
+		}
+		// The estimate was low (a file of unusually short rows): size the
+		// filter from the count just made and scan again, once.
+		if added := st.b.added.Load(); added > st.b.capacity() && attempt == 0 {
+			n = added + added/4
+			continue
+		}
+		break
+	}
+	st.gen.Store(gen)
+	ok = true
+	return st, nil
+}
+
+// scanChunk is how many keys one read transaction of the build reads: small
+// enough that a writer in rollback-journal mode never waits long for it.
+const scanChunk = 16384
+
+// scan adds every key of table t to b, in key order, one chunk per statement.
+func (k *keyFilter) scan(c *sqlite3.SQLiteConn, t schema.Table, b *bloom) error {
+	first := fmt.Sprintf("SELECT %[2]s FROM %[1]s ORDER BY %[2]s LIMIT %[3]d", t.Name(), t.KeyColumn(), scanChunk)
+	next := fmt.Sprintf("SELECT %[2]s FROM %[1]s WHERE %[2]s > ?1 ORDER BY %[2]s LIMIT %[3]d", t.Name(), t.KeyColumn(), scanChunk)
+	var args []driver.NamedValue
+	dest := make([]driver.Value, 1)
+	var last []byte
+	for q := first; ; q = next {
+		select {
+		case <-k.stop:
+			return errStopped
+		default:
+		}
+		rows, err := c.QueryContext(context.Background(), q, args)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", t, err)
+		}
+		n := 0
+		for {
+			err = rows.Next(dest)
+			if err != nil {
+				break
+			}
+			switch v := dest[0].(type) {
+			case string:
+				b.addString(v)
+				last = append(last[:0], v...)
+			case []byte:
+				b.add(v)
+				last = append(last[:0], v...)
+			}
+			n++ // NULL or a number (no name can match it) still moves the chunk on
+		}
+		rows.Close()
+		if err != io.EOF {
+			return fmt.Errorf("scan %s: %w", t, err)
+		}
+		if n < scanChunk {
+			return nil
+		}
+		args = []driver.NamedValue{{Ordinal: 1, Value: string(last)}}
+	}
+}
+
+// catchUp adds the keys logged since st.lastID and marks the filter complete
+// for gen, which the caller read before calling: every commit that gen
+// reflects is in the log by now. Called with k.mu held.
+func (k *keyFilter) catchUp(st *filterState, gen uint64) (err error) {
+	c := st.conn
+	// One read transaction, so that the checks and the read see one state of
+	// the log even while the writer trims it.
+	if _, err := c.Exec("BEGIN", nil); err != nil {
+		return fmt.Errorf("read change log: %w", err)
+	}
+	defer func() {
+		if _, cerr := c.Exec("COMMIT", nil); err == nil && cerr != nil {
+			err = fmt.Errorf("read change log: %w", cerr)
+		}
+	}()
+	if v, err := queryInt(c, "PRAGMA schema_version"); err != nil {
+		return fmt.Errorf("read change log: %w", err)
+	} else if v != st.schema {
+		return errors.New("the schema changed (were the change log's triggers dropped?)")
+	}
+	seq, err := changeLogSeq(c)
+	if err != nil {
+		return err
+	}
+	if seq < st.lastID {
+		return fmt.Errorf("change log was reset (last id %d, now %d)", st.lastID, seq)
+	}
+	if seq > st.lastID {
+		lo, err := queryInt(c, "SELECT coalesce(min(id), ?1 + 1) FROM "+schema.ChangeLog, seq)
+		if err != nil {
+			return fmt.Errorf("read change log: %w", err)
+		}
+		if lo > st.lastID+1 {
+			return fmt.Errorf("change log entries %d to %d were trimmed before they were read", st.lastID+1, lo-1)
+		}
+		rows, err := c.QueryContext(context.Background(), "SELECT key FROM "+schema.ChangeLog+" WHERE id > ?1 AND id <= ?2",
+			[]driver.NamedValue{{Ordinal: 1, Value: st.lastID}, {Ordinal: 2, Value: seq}})
+		if err != nil {
+			return fmt.Errorf("read change log: %w", err)
+		}
+		dest := make([]driver.Value, 1)
+		for {
+			if err = rows.Next(dest); err != nil {
+				break
+			}
+			switch v := dest[0].(type) {
+			case string:
+				st.b.addString(v)
+			case []byte:
+				st.b.add(v)
+			}
+		}
+		rows.Close()
+		if err != io.EOF {
+			return fmt.Errorf("read change log: %w", err)
+		}
+		st.lastID = seq
+	}
+	st.gen.Store(gen)
+	return nil
+}
+
+// hasChangeLog reports whether the database logs the keys of every filtered
+// table that exists: the log table exists and every such table is a table
+// (not a view over the normalized layout) with both triggers.
+func hasChangeLog(c *sqlite3.SQLiteConn) (bool, error) {
+	n, err := queryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", schema.ChangeLog)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	for _, t := range schema.LoggedTables {
+		kind, err := queryString(c, "SELECT coalesce(max(type), '') FROM sqlite_schema WHERE name = ?", t.Name())
+		if err != nil {
+			return false, err
+		}
+		switch kind {
+		case "":
+			continue // a missing table has no keys
+		case "table":
+		default:
+			return false, nil
+		}
+		for _, trig := range schema.ChangeLogTriggers(t) {
+			n, err := queryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?1 AND tbl_name = ?2", trig, t.Name())
+			if err != nil || n == 0 {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// changeLogSeq is the highest id the change log ever handed out.
+func changeLogSeq(c *sqlite3.SQLiteConn) (int64, error) {
+	n, err := queryInt(c, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?1", schema.ChangeLog)
+	if err != nil {
+		return 0, fmt.Errorf("read change log: %w", err)
+	}
+	return n, nil
+}
+
+// estimateKeys estimates the keys in the file from its size and the mean
+// length of a sample of keys: cheap at any size, where COUNT(*) is O(rows).
+func estimateKeys(c *sqlite3.SQLiteConn, present [schema.NumTables]bool) (int64, error) {
+	pages, err := queryInt(c, "PRAGMA page_count")
+	if err != nil {
+		return 0, fmt.Errorf("estimate rows: %w", err)
+	}
+	size, err := queryInt(c, "PRAGMA page_size")
+	if err != nil {
+		return 0, fmt.Errorf("estimate rows: %w", err)
+	}
+	keyLen := int64(8)
+	for _, t := range schema.LoggedTables {
+		if !present[t] {
+			continue
+		}
+		n, err := queryInt(c, fmt.Sprintf("SELECT coalesce(CAST(avg(length(%[2]s)) AS INTEGER), 0) FROM (SELECT %[2]s FROM %[1]s LIMIT 1000)", t.Name(), t.KeyColumn()))
+		if err != nil {
+			return 0, fmt.Errorf("estimate rows: %w", err)
+		}
+		keyLen = max(keyLen, n)
+	}
+	return pages * size / (keyLen + rowOverhead), nil
+}
+
+func queryInt(c *sqlite3.SQLiteConn, q string, args ...any) (int64, error) {
+	s, err := queryString(c, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	_, err = fmt.Sscan(s, &n)
+	return n, err
+}
+
+// close stops a running build and releases the filter.
+func (k *keyFilter) close() {
+	if k == nil {
+		return
+	}
+	k.closeOnce.Do(func() { close(k.stop) })
+	k.wg.Wait()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if st := k.state.Swap(nil); st != nil {
+		st.conn.Close()
+	}
+}
