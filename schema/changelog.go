@@ -11,9 +11,6 @@ import (
 // can keep an in-memory key filter in step with the writer without scanning.
 const ChangeLog = "sqlitefilter_changes"
 
-// ChangeLogKeep is how many recent entries the triggers keep.
-const ChangeLogKeep = 100000
-
 // LoggedTables are the tables whose keys the decision probes by equality
 // (the suffix walk); their new keys go to the change log.
 var LoggedTables = []Table{Allow, BlockExact, BlockWildcard, DNSBlock, Alias}
