@@ -40,7 +40,6 @@ import (
 // the change log has doubled it.
 type keyFilter struct {
 	maxBytes int64
-	busyMS   int
 	state    atomic.Pointer[filterState]
 
 	mu        sync.Mutex // serialises sync and the publication of a build
@@ -57,11 +56,10 @@ type keyFilter struct {
 type filterState struct {
 	store  *Store
 	b      *bloom
-	logged bool                // the database has the change log
-	conn   *sqlite3.SQLiteConn // reads the change log; only under keyFilter.mu
-	lastID int64               // highest change-log id applied
-	schema int64               // PRAGMA schema_version at the build
-	gen    atomic.Uint64       // generation the filter is complete for
+	logged bool          // the database has the change log
+	lastID int64         // highest change-log id applied
+	schema int64         // PRAGMA schema_version at the build
+	gen    atomic.Uint64 // generation the filter is complete for
 }
 
 // filtered marks the tables the filter holds the keys of.
@@ -83,11 +81,11 @@ const minFilterKeys = 1 << 16
 
 // newKeyFilter returns a filter manager capped at maxBytes, or nil (no filter)
 // when maxBytes is 0.
-func newKeyFilter(maxBytes int64, busyMS int) *keyFilter {
+func newKeyFilter(maxBytes int64) *keyFilter {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &keyFilter{maxBytes: maxBytes, busyMS: busyMS, stop: make(chan struct{})}
+	return &keyFilter{maxBytes: maxBytes, stop: make(chan struct{})}
 }
 
 // wrap returns l behind the filter when the filter is complete for store s
@@ -188,9 +186,7 @@ func (k *keyFilter) startBuild(s *Store, n int64) {
 			}
 			return
 		}
-		if old := k.state.Swap(st); old != nil {
-			old.conn.Close()
-		}
+		k.state.Store(st)
 		if st.logged {
 			if err := k.catchUp(st, s.Generation()); err != nil {
 				log.Infof("%s: Bloom filter off until rebuilt: %v", s.path, err)
@@ -212,31 +208,26 @@ func (k *keyFilter) build(s *Store, atLeast int64) (*filterState, error) {
 		return nil, errLayout
 	}
 	gen := s.Generation()
-	c, err := openConn(s.path, k.busyMS)
-	if err != nil {
-		return nil, err
-	}
-	st := &filterState{store: s, conn: c}
-	ok := false
-	defer func() {
-		if !ok {
-			c.Close()
+	st := &filterState{store: s}
+	var est int64
+	err := s.withWatcher(func(c *sqlite3.SQLiteConn) error {
+		var err error
+		// Read before the check: a trigger dropped and created again around
+		// a bulk load changes it, and catchUp then asks for a rebuild.
+		if st.schema, err = queryInt(c, "PRAGMA schema_version"); err != nil {
+			return err
 		}
-	}()
-	// Read before the check: a trigger dropped and created again around a
-	// bulk load changes it, and catchUp then asks for a rebuild.
-	if st.schema, err = queryInt(c, "PRAGMA schema_version"); err != nil {
-		return nil, err
-	}
-	if st.logged, err = hasChangeLog(c); err != nil {
-		return nil, err
-	}
-	if st.logged {
-		if st.lastID, err = changeLogSeq(c); err != nil {
-			return nil, err
+		if st.logged, err = hasChangeLog(c); err != nil {
+			return err
 		}
-	}
-	est, err := estimateKeys(c, s.present)
+		if st.logged {
+			if st.lastID, err = changeLogSeq(c); err != nil {
+				return err
+			}
+		}
+		est, err = estimateKeys(c, s.present)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +241,7 @@ func (k *keyFilter) build(s *Store, atLeast int64) (*filterState, error) {
 			if !s.present[t] {
 				continue
 			}
-			if err := k.scan(c, t, st.b); err != nil {
+			if err := k.scan(s, t, st.b); err != nil {
 				return nil, err
 			}
 		}
@@ -263,7 +254,6 @@ func (k *keyFilter) build(s *Store, atLeast int64) (*filterState, error) {
 		break
 	}
 	st.gen.Store(gen)
-	ok = true
 	return st, nil
 }
 
@@ -271,8 +261,10 @@ func (k *keyFilter) build(s *Store, atLeast int64) (*filterState, error) {
 // enough that a writer in rollback-journal mode never waits long for it.
 const scanChunk = 16384
 
-// scan adds every key of table t to b, in key order, one chunk per statement.
-func (k *keyFilter) scan(c *sqlite3.SQLiteConn, t schema.Table, b *bloom) error {
+// scan adds every key of table t of s to b, in key order, one chunk per
+// statement, each on the store's watcher connection between two Refresh
+// calls, which wait for at most one chunk.
+func (k *keyFilter) scan(s *Store, t schema.Table, b *bloom) error {
 	first := fmt.Sprintf("SELECT %[2]s FROM %[1]s ORDER BY %[2]s LIMIT %[3]d", t.Name(), t.KeyColumn(), scanChunk)
 	next := fmt.Sprintf("SELECT %[2]s FROM %[1]s WHERE %[2]s > ?1 ORDER BY %[2]s LIMIT %[3]d", t.Name(), t.KeyColumn(), scanChunk)
 	var args []driver.NamedValue
@@ -284,28 +276,33 @@ func (k *keyFilter) scan(c *sqlite3.SQLiteConn, t schema.Table, b *bloom) error 
 			return errStopped
 		default:
 		}
-		rows, err := c.QueryContext(context.Background(), q, args)
-		if err != nil {
-			return fmt.Errorf("scan %s: %w", t, err)
-		}
 		n := 0
-		for {
-			err = rows.Next(dest)
+		err := s.withWatcher(func(c *sqlite3.SQLiteConn) error {
+			rows, err := c.QueryContext(context.Background(), q, args)
 			if err != nil {
-				break
+				return err
 			}
-			switch v := dest[0].(type) {
-			case string:
-				b.addString(v)
-				last = append(last[:0], v...)
-			case []byte:
-				b.add(v)
-				last = append(last[:0], v...)
+			defer rows.Close()
+			for {
+				if err = rows.Next(dest); err != nil {
+					break
+				}
+				switch v := dest[0].(type) {
+				case string:
+					b.addString(v)
+					last = append(last[:0], v...)
+				case []byte:
+					b.add(v)
+					last = append(last[:0], v...)
+				}
+				n++ // NULL or a number (no name can match it) still moves the chunk on
 			}
-			n++ // NULL or a number (no name can match it) still moves the chunk on
-		}
-		rows.Close()
-		if err != io.EOF {
+			if err != io.EOF {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("scan %s: %w", t, err)
 		}
 		if n < scanChunk {
@@ -318,8 +315,12 @@ func (k *keyFilter) scan(c *sqlite3.SQLiteConn, t schema.Table, b *bloom) error 
 // catchUp adds the keys logged since st.lastID and marks the filter complete
 // for gen, which the caller read before calling: every commit that gen
 // reflects is in the log by now. Called with k.mu held.
-func (k *keyFilter) catchUp(st *filterState, gen uint64) (err error) {
-	c := st.conn
+func (k *keyFilter) catchUp(st *filterState, gen uint64) error {
+	return st.store.withWatcher(func(c *sqlite3.SQLiteConn) error { return k.readLog(c, st, gen) })
+}
+
+// readLog is catchUp on the watcher connection.
+func (k *keyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) (err error) {
 	// One read transaction, so that the checks and the read see one state of
 	// the log even while the writer trims it.
 	if _, err := c.Exec("BEGIN", nil); err != nil {
@@ -451,6 +452,18 @@ func queryInt(c *sqlite3.SQLiteConn, q string, args ...any) (int64, error) {
 	return n, err
 }
 
+// withWatcher runs fn on the store's watcher connection, which is outside
+// the pool and outside any transaction, under the lock Refresh takes (as
+// TableRows does): the filter opens no connection of its own.
+func (s *Store) withWatcher(fn func(*sqlite3.SQLiteConn) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	return fn(s.watcher)
+}
+
 // close stops a running build and releases the filter.
 func (k *keyFilter) close() {
 	if k == nil {
@@ -458,9 +471,5 @@ func (k *keyFilter) close() {
 	}
 	k.closeOnce.Do(func() { close(k.stop) })
 	k.wg.Wait()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if st := k.state.Swap(nil); st != nil {
-		st.conn.Close()
-	}
+	k.state.Store(nil)
 }

@@ -51,7 +51,7 @@ type SQLiteFilter struct {
 func New(cfg Config) *SQLiteFilter {
 	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter(), errors: newErrorLog(errorLogInterval)}
 	f.cache = newVerdictCache(cfg.CacheSize)
-	f.keys = newKeyFilter(cfg.BloomMaxBytes, int(cfg.BusyTimeout/time.Millisecond))
+	f.keys = newKeyFilter(cfg.BloomMaxBytes)
 	if len(cfg.AllowUpstream) > 0 {
 		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)
 	}
