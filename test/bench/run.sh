@@ -24,6 +24,7 @@ DURATION=${DURATION:-10}                   # measured saturation run, s
 WARMUP=${WARMUP:-3}                        # unmeasured run before it, s
 LAT_SECONDS=${LAT_SECONDS:-10}             # fixed-rate latency run, s (0 = none)
 LAT_FRACTION=${LAT_FRACTION:-80}           # ... at this % of forward's QPS
+LAT_QPS=${LAT_QPS:-}                       # ... or at this rate
 NQ=${NQ:-1000000}                          # lines per query file
 NICE=${NICE:--19}                          # shields the measured processes on a shared machine ('' = off)
 SUT_CPU=${SUT_CPU:-1}
@@ -203,10 +204,10 @@ done
 
 # ---------------------------------------------------------------- latency at a fixed rate
 FWD_QPS=$(awk -F'\t' '$1=="forward"{print $4}' "$RAW" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-RATE=$((FWD_QPS * LAT_FRACTION / 100))
+RATE=${LAT_QPS:-$((FWD_QPS * LAT_FRACTION / 100))}
 LAT=$OUT/latency.tsv
 echo -e "case\tsize\trate\tqps\tmean_ms\tp50_ms\tp99_ms\tlost" > "$LAT"
-log "latency runs at $RATE qps ($LAT_FRACTION % of forward's median $FWD_QPS)"
+log "latency runs at $RATE qps (forward's median QPS $FWD_QPS)"
 for c in "${CASES[@]}"; do
 	[ "$LAT_SECONDS" -gt 0 ] || break
 	set -- "${c%%:*}" "${c#*:}"
