@@ -44,6 +44,7 @@ type keyFilter struct {
 
 	mu        sync.Mutex // serialises sync and the publication of a build
 	building  bool
+	builtFor  *Store        // store of the last build
 	lastBuild time.Time     // end of the last build
 	buildTook time.Duration // how long it took
 	skip      *Store        // store that gets no filter (too big, or not per-type)
@@ -155,9 +156,13 @@ func (k *keyFilter) sync(s *Store) {
 			}
 			log.Infof("%s: Bloom filter off until rebuilt: %v", s.path, err)
 		}
-		if time.Since(k.lastBuild) < 10*k.buildTook {
-			return
-		}
+		// Stale for good: free it now, so that a rebuild never holds two.
+		k.state.Store(nil)
+	} else if st != nil {
+		k.state.Store(nil) // the filter of a file that was swapped out
+	}
+	if k.builtFor == s && time.Since(k.lastBuild) < 10*k.buildTook {
+		return
 	}
 	k.startBuild(s, 0)
 }
@@ -176,7 +181,7 @@ func (k *keyFilter) startBuild(s *Store, n int64) {
 		st, err := k.build(s, n)
 		k.mu.Lock()
 		defer k.mu.Unlock()
-		k.building, k.lastBuild, k.buildTook = false, time.Now(), time.Since(t0)
+		k.building, k.builtFor, k.lastBuild, k.buildTook = false, s, time.Now(), time.Since(t0)
 		if errors.Is(err, errTooBig) || errors.Is(err, errLayout) {
 			k.skip = s
 		}
