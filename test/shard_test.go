@@ -1,0 +1,185 @@
+package test
+
+import (
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+var (
+	adminOnce sync.Once
+	adminPath string
+	adminErr  error
+)
+
+// adminBinary builds the admin command once for the run.
+func adminBinary(t *testing.T) string {
+	t.Helper()
+	adminOnce.Do(func() {
+		adminPath = filepath.Join(filepath.Dir(binaryPath), "sqlitefilter")
+		out, err := exec.Command("go", "build", "-o", adminPath, "github.com/sqlitefilter/sqlitefilter/cmd/sqlitefilter").CombinedOutput()
+		if err != nil {
+			adminErr = fmt.Errorf("build the admin command: %v\n%s", err, out)
+		}
+	})
+	if adminErr != nil {
+		t.Fatal(adminErr)
+	}
+	return adminPath
+}
+
+// TestShardSetEndToEnd splits a database into 4 shards with the admin
+// command and serves them with the real binary: verdicts whose rows sit in
+// different shards, the in-memory rules of shard 0, and a live edit of one
+// shard enforced within the refresh interval.
+func TestShardSetEndToEnd(t *testing.T) {
+	const n = 4
+	const refresh = time.Second
+	// One refresh interval, plus the time a loaded 2-core machine needs.
+	const max = refresh + 500*time.Millisecond
+	up := startUpstream(t)
+	src := newDB(t,
+		`INSERT INTO block_wildcard VALUES ('doubleclick.net')`,
+		`INSERT INTO fqdn_dns_allow VALUES ('good.doubleclick.net')`,
+		`INSERT INTO block_exact VALUES ('ads.example.com')`,
+		`INSERT INTO block_regex VALUES ('^track[0-9]+\.')`,
+		`INSERT INTO domain_alias VALUES ('intel.com', 'keweon.center')`,
+		`INSERT INTO ip_rewrite_v6 VALUES ('2001:db8::53', '2001:db8::99')`,
+	)
+	// The verdicts below are worth something only if the rows they need
+	// sit in other shards than the names asked about.
+	for _, pair := range [][2]string{
+		{"doubleclick.net", "good.doubleclick.net"}, // wildcard block vs allow below it
+		{"doubleclick.net", "x.doubleclick.net"},    // the blocked suffix vs the name
+		{"intel.com", "keweon.center"},              // alias source vs target
+		{"intel.com", "www.intel.com"},
+	} {
+		if schema.ShardOf(pair[0], n) == schema.ShardOf(pair[1], n) {
+			t.Fatalf("%s and %s share shard %d: pick other names", pair[0], pair[1], schema.ShardOf(pair[0], n))
+		}
+	}
+	dir := t.TempDir()
+	dir, _ = filepath.EvalSymlinks(dir)
+	shards := make([]string, n)
+	for i := range shards {
+		shards[i] = filepath.Join(dir, fmt.Sprintf("shard-%02d.db", i))
+	}
+	if out, err := exec.Command(adminBinary(t), append([]string{"split", src}, shards...)...).CombinedOutput(); err != nil {
+		t.Fatalf("split: %v\n%s", err, out)
+	}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	readyAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	srv := startServer(t, withPlugins(corefile(filepath.Join(dir, "shard-*.db"), up.Addr, "shards 4", "refresh "+refresh.String()),
+		"prometheus "+metricsAddr, "ready "+readyAddr))
+	waitReady(t, readyAddr)
+
+	tests := []struct {
+		qname  string
+		qtype  uint16
+		answer []string // the answer records, TTL and class included
+	}{
+		{"x.doubleclick.net.", dns.TypeA, []string{"x.doubleclick.net.\t60\tIN\tA\t0.0.0.0"}},
+		{"x.good.doubleclick.net.", dns.TypeA, []string{"x.good.doubleclick.net.\t300\tIN\tA\t" + upstreamA}},
+		{"ads.example.com.", dns.TypeA, []string{"ads.example.com.\t60\tIN\tA\t0.0.0.0"}},
+		{"www.example.com.", dns.TypeA, []string{"www.example.com.\t300\tIN\tA\t" + upstreamA}},
+		{"track42.example.org.", dns.TypeA, []string{"track42.example.org.\t60\tIN\tA\t0.0.0.0"}},     // regex, shard 0
+		{"www.example.org.", dns.TypeAAAA, []string{"www.example.org.\t300\tIN\tAAAA\t2001:db8::99"}}, // rewrite, shard 0
+		{"www.intel.com.", dns.TypeA, []string{"www.intel.com.\t60\tIN\tCNAME\twww.keweon.center.", "www.keweon.center.\t300\tIN\tA\t" + upstreamA}},
+	}
+	check := func(phase string) {
+		for _, tc := range tests {
+			r := query(t, srv.Addr, "udp", tc.qname, tc.qtype, false)
+			var got []string
+			for _, rr := range r.Answer {
+				got = append(got, rr.String())
+			}
+			if r.Rcode != dns.RcodeSuccess || strings.Join(got, "\n") != strings.Join(tc.answer, "\n") {
+				t.Errorf("%s: %s %s: rcode %s, answer\n%s\nwant\n%s", phase, tc.qname, dns.TypeToString[tc.qtype],
+					dns.RcodeToString[r.Rcode], strings.Join(got, "\n"), strings.Join(tc.answer, "\n"))
+			}
+		}
+	}
+	// The regex set and the rewrites are built in the background after the
+	// start: wait for them before checking exact answers.
+	within(t, srv.Addr, "track42.example.org.", true, time.Now(), 5*time.Second)
+	check("after start")
+
+	// A live edit of one shard, as an operator's writer makes it: the target
+	// of the alias (shard 3's key) is blocked, which blocks www.intel.com,
+	// whose alias row is in another shard.
+	edited := shards[schema.ShardOf("keweon.center", n)]
+	cliExec(t, edited, `INSERT INTO block_wildcard VALUES ('keweon.center')`)
+	t.Logf("edit of %s enforced after %s", filepath.Base(edited), within(t, srv.Addr, "www.intel.com.", true, time.Now(), max))
+	if got := metricUntil(t, metricsAddr, fmt.Sprintf(`coredns_sqlitefilter_reloads_total{database=%q}`, edited), func(v float64) bool { return v >= 1 }); got < 1 {
+		t.Errorf("reloads_total of the edited shard %v, want at least 1", got)
+	}
+	for _, s := range shards {
+		if s == edited {
+			continue
+		}
+		if got := metric(t, metricsAddr, fmt.Sprintf(`coredns_sqlitefilter_reloads_total{database=%q}`, s)); got > 0 {
+			t.Errorf("reloads_total of %s, which was not edited, is %v", filepath.Base(s), got)
+		}
+	}
+	tests[len(tests)-1].answer = []string{"www.intel.com.\t60\tIN\tA\t0.0.0.0"}
+	check("after the edit")
+}
+
+// waitReady waits until the ready plugin on addr answers 200.
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	c := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := c.Get("http://" + addr + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 10s (%v)", err)
+		}
+	}
+}
+
+// TestShardSetArrivesAfterStart: with `shards N` the server starts before
+// its shards exist, is not ready and answers SERVFAIL (fail_closed), and
+// filters once the admin command's split has put every shard in place.
+func TestShardSetArrivesAfterStart(t *testing.T) {
+	up := startUpstream(t)
+	src := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
+	dir := t.TempDir()
+	readyAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	srv := startServer(t, withPlugins(corefile(filepath.Join(dir, "shard-*.db"), up.Addr, "shards 3", "refresh 100ms"), "ready "+readyAddr))
+	if r := query(t, srv.Addr, "udp", "x.doubleclick.net.", dns.TypeA, false); r.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("without shards: %v, want SERVFAIL", r)
+	}
+	if resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + readyAddr + "/ready"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("ready without shards")
+		}
+	}
+	var shards []string
+	for i := range 3 {
+		shards = append(shards, filepath.Join(dir, fmt.Sprintf("shard-%d.db", i)))
+	}
+	if out, err := exec.Command(adminBinary(t), append([]string{"split", src}, shards...)...).CombinedOutput(); err != nil {
+		t.Fatalf("split: %v\n%s", err, out)
+	}
+	waitReady(t, readyAddr)
+	within(t, srv.Addr, "x.doubleclick.net.", true, time.Now(), 2*time.Second)
+	if !strings.Contains(srv.Output(), "matches 0 files, want shards 3") {
+		t.Errorf("no log line about the missing shards:\n%s", srv.Output())
+	}
+}
