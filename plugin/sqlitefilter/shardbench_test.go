@@ -1,6 +1,7 @@
 package sqlitefilter
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -27,5 +28,14 @@ func benchServe(b *testing.B, path string) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkServeDNSShards is BenchmarkServeDNS over the same rows split into
+// shards: the cost of routing each probe and taking a connection per shard.
+func BenchmarkServeDNSShards(b *testing.B) {
+	rows := rowsOf(wildcard("doubleclick.net"), exact("ads.example.com"), regexRows(`^track[0-9]+\.`))
+	for _, n := range []int{4, 16} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { benchServe(b, splitDB(perTypeDB, n)(b, rows)) })
 	}
 }

@@ -259,3 +259,39 @@ func TestDataGenerationFollowsEveryShard(t *testing.T) {
 		}
 	}
 }
+
+// TestShardedDecisionsDoNotDeadlockOnSmallPools: many concurrent decisions
+// over shards with one connection each. A decision that waited for one
+// shard's pool while holding another's could wait for ever on a decision
+// doing the reverse.
+func TestShardedDecisionsDoNotDeadlockOnSmallPools(t *testing.T) {
+	rows, queries := shardCorpus()
+	c := newChain(t, splitDB(perTypeDB, 4)(t, rows), "pool 1", false)
+	done := make(chan error, 16)
+	for w := range 16 {
+		go func() {
+			for i := range 200 {
+				if _, err := c.f.decide(queries[(w*31+i)%len(queries)], nil); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	// Not a timing assertion: a deadlock never ends, and a minute is
+	// hundreds of times what the decisions take.
+	timeout := time.After(time.Minute)
+	for range 16 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-timeout:
+			// Not t.Fatal: Stop would wait for the deadlocked
+			// connections for ever. The panic shows every goroutine.
+			panic("decisions still running after a minute: deadlock between shard pools")
+		}
+	}
+}
