@@ -1,10 +1,14 @@
 package sqlitefilter
 
 import (
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // BenchmarkServeDNS measures a whole query through the in-process server
@@ -33,9 +37,44 @@ func benchServe(b *testing.B, path string) {
 
 // BenchmarkServeDNSShards is BenchmarkServeDNS over the same rows split into
 // shards: the cost of routing each probe and taking a connection per shard.
+// split writes rollback-journal files, where every probe takes SQLite's
+// file lock (see Store); "wal" switches the shards to WAL mode first, as
+// the single-file benchmark's database is, to compare like with like.
 func BenchmarkServeDNSShards(b *testing.B) {
 	rows := rowsOf(wildcard("doubleclick.net"), exact("ads.example.com"), regexRows(`^track[0-9]+\.`))
 	for _, n := range []int{4, 16} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) { benchServe(b, splitDB(perTypeDB, n)(b, rows)) })
+		for _, wal := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%d/wal=%t", n, wal), func(b *testing.B) {
+				pattern := splitDB(perTypeDB, n)(b, rows)
+				if wal {
+					paths, _ := filepath.Glob(pattern)
+					for _, p := range paths {
+						walMode(b, p)
+					}
+				}
+				benchServe(b, pattern)
+			})
+		}
+	}
+}
+
+// BenchmarkServeDNSRollbackJournal is BenchmarkServeDNS on one file in
+// rollback-journal mode, as split and import --replace write them.
+func BenchmarkServeDNSRollbackJournal(b *testing.B) {
+	rows := rowsOf(wildcard("doubleclick.net"), exact("ads.example.com"), regexRows(`^track[0-9]+\.`))
+	pattern := splitDB(perTypeDB, 1)(b, rows)
+	paths, _ := filepath.Glob(pattern)
+	benchServe(b, paths[0])
+}
+
+func walMode(b *testing.B, path string) {
+	db, err := sql.Open("sqlite3", schema.DSN(path, "mode=rw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err != nil || mode != "wal" {
+		b.Fatalf("%s: journal mode %q, %v", path, mode, err)
 	}
 }
