@@ -108,7 +108,7 @@ func (f *SQLiteFilter) decideShards(name string, rs *rules) (Verdict, error) {
 		if rs != nil && rs.store != s0 {
 			rs = nil // read from the file this store replaced
 		}
-		l := &shardConns{files: f.files, held: make([]heldConn, len(f.files))}
+		l := &shardConns{files: f.files, held: make([]source, len(f.files))}
 		// noAliases stays false: shard 0 knowing no alias says nothing of
 		// the other shards.
 		src := withRules{Lookup: l}
@@ -135,21 +135,16 @@ func (f *SQLiteFilter) decideShards(name string, rs *rules) (Verdict, error) {
 // shards read a snapshot at least as new).
 type shardConns struct {
 	files       []*dbFile
-	held        []heldConn
-	closed      *Store // a store found closed, and its shard
+	held        []source // by shard; the zero source where none is held
+	closed      *Store   // a store found closed, and its shard
 	closedShard int
-}
-
-type heldConn struct {
-	s *Store
-	c *conn
 }
 
 // source returns the lookup of key's shard.
 func (l *shardConns) source(key string) (source, error) {
 	i := schema.ShardOf(key, len(l.files))
 	if h := l.held[i]; h.c != nil {
-		return source{h.s, h.c}, nil
+		return h, nil
 	}
 	s := l.files[i].store.Load()
 	if s == nil {
@@ -166,8 +161,8 @@ func (l *shardConns) source(key string) (source, error) {
 		}
 		return source{}, fmt.Errorf("shard %d: %w", i, err)
 	}
-	l.held[i] = heldConn{s, c}
-	return source{s, c}, nil
+	l.held[i] = source{s, c}
+	return l.held[i], nil
 }
 
 func (l *shardConns) Has(t schema.Table, key string) (bool, error) {
@@ -191,7 +186,7 @@ func (l *shardConns) release() {
 	for i, h := range l.held {
 		if h.c != nil {
 			h.s.conns <- h.c
-			l.held[i] = heldConn{}
+			l.held[i] = source{}
 		}
 	}
 }
