@@ -3,8 +3,6 @@ package schema
 import (
 	"database/sql"
 	"fmt"
-	"hash/fnv"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,25 +30,6 @@ func TestShardOfIsStable(t *testing.T) {
 		}
 		if got := ShardOf(tc.key, 1); got != 0 {
 			t.Errorf("ShardOf(%q, 1) = %d, want 0", tc.key, got)
-		}
-	}
-}
-
-// TestShardOfIsFNV1a64 checks the hash written out in ShardOf against
-// hash/fnv, for keys of every length up to 300 bytes and every byte value.
-func TestShardOfIsFNV1a64(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 3000 {
-		b := make([]byte, i%300)
-		for j := range b {
-			b[j] = byte(r.IntN(256))
-		}
-		h := fnv.New64a()
-		h.Write(b)
-		for _, n := range []int{2, 3, 16, 1000} {
-			if got, want := ShardOf(string(b), n), int(h.Sum64()%uint64(n)); got != want {
-				t.Fatalf("ShardOf(%q, %d) = %d, FNV-1a-64 mod n = %d", b, n, got, want)
-			}
 		}
 	}
 }
