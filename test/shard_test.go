@@ -3,10 +3,12 @@ package test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,5 +188,61 @@ func TestShardSetArrivesAfterStart(t *testing.T) {
 	within(t, srv.Addr, "x.doubleclick.net.", true, time.Now(), 2*time.Second)
 	if !strings.Contains(srv.Output(), "matches 0 files, want shards 3") {
 		t.Errorf("no log line about the missing shards:\n%s", srv.Output())
+	}
+}
+
+// TestReloadToAShardSetThatDoesNotOpenIsRefused: at a Corefile reload a
+// shard set with a shard that does not open fails the reload, as one file
+// does, and the shards opened before it are closed; once every shard is
+// there, the same reload is applied.
+func TestReloadToAShardSetThatDoesNotOpenIsRefused(t *testing.T) {
+	up := startUpstream(t)
+	db := newDB(t, `INSERT INTO block_exact VALUES ('ads.example.com')`)
+	db, _ = filepath.EvalSymlinks(db)
+	srv := startServer(t, corefile(db, up.Addr, "pool 2"))
+	src := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	shards := []string{filepath.Join(dir, "s0.db"), filepath.Join(dir, "s1.db"), filepath.Join(dir, "s2.db")}
+	if out, err := exec.Command(adminBinary(t), "split", src, shards[0], shards[1], filepath.Join(t.TempDir(), "elsewhere.db")).CombinedOutput(); err != nil {
+		t.Fatalf("split: %v\n%s", err, out)
+	}
+	text, err := os.ReadFile(srv.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := func() {
+		t.Helper()
+		if err := os.WriteFile(srv.conf, []byte(strings.Replace(string(text), db, strings.Join(shards, " "), 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(srv.Output(), "the reload is refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line about the refused reload:\n%s", srv.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(srv.Output(), shards[2]) {
+		t.Errorf("the refusal does not name %s:\n%s", shards[2], srv.Output())
+	}
+	if !isBlocked(t, srv.Addr, "ads.example.com.") || isBlocked(t, srv.Addr, "x.doubleclick.net.") {
+		t.Fatal("the running configuration does not serve its own file")
+	}
+	if n := dbFilesOf(t, srv.PID(), dir); n != 0 {
+		t.Errorf("%d descriptors left on the shards of the refused reload", n)
+	}
+
+	if out, err := exec.Command(adminBinary(t), append([]string{"split", src}, shards...)...).CombinedOutput(); err != nil {
+		t.Fatalf("split: %v\n%s", err, out)
+	}
+	reload()
+	within(t, srv.Addr, "x.doubleclick.net.", true, time.Now(), 5*time.Second)
+	if isBlocked(t, srv.Addr, "ads.example.com.") {
+		t.Error("a row of the old file is still enforced after the reload to the shards")
 	}
 }
