@@ -72,14 +72,14 @@ func TestREADMESyntaxListsEveryOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	syntax := regexp.MustCompile("(?s)~~~ txt\n(sqlitefilter PATH \\{.*?\\})\n~~~").FindStringSubmatch(string(readme))
+	syntax := regexp.MustCompile("(?s)~~~ txt\n(sqlitefilter PATH\\.\\.\\. \\{.*?\\})\n~~~").FindStringSubmatch(string(readme))
 	if syntax == nil {
 		t.Fatal("no Syntax block")
 	}
 	samples := map[string]string{
 		"pool": "4", "refresh": "2s", "busy_timeout": "1s", "block_response": "nodata", "block_ipv4": "192.0.2.1",
 		"block_ipv6": "2001:db8::1", "block_ttl": "30", "allow_upstream": "127.0.0.1", "block_upstream": "127.0.0.1:5353",
-		"regex_max": "10", "rewrite_max": "10", "on_error": "fail_open", "cache_size": "1000", "bloom_max_memory": "64M",
+		"regex_max": "10", "rewrite_max": "10", "on_error": "fail_open", "cache_size": "1000", "bloom_max_memory": "64M", "shards": "1",
 	}
 	var listed []string
 	for _, line := range strings.Split(syntax[1], "\n")[1:] {

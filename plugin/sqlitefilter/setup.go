@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -16,7 +17,15 @@ func init() { plugin.Register(pluginName, setup) }
 
 // Config is the parsed Corefile stanza.
 type Config struct {
-	Path          string
+	// Path is the database as the Corefile names it: the file, or for a
+	// shard set the PATTERN or the listed files (in messages only).
+	Path string
+	// Shards are the files of a shard set in shard order (shardset.go);
+	// nil for one file. ShardPattern, when set, is a glob still to be
+	// resolved to NumShards files when they are opened.
+	Shards        []string
+	ShardPattern  string
+	NumShards     int
 	Pool          int
 	Refresh       time.Duration
 	BusyTimeout   time.Duration
@@ -77,9 +86,6 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
-	if !filepath.IsAbs(cfg.Path) {
-		cfg.Path = filepath.Join(dnsserver.GetConfig(c).Root, cfg.Path)
-	}
 	f := New(cfg)
 	c.OnStartup(func() error {
 		if err := f.Start(); err != nil {
@@ -97,7 +103,8 @@ func setup(c *caddy.Controller) error {
 
 // parse reads
 //
-//	sqlitefilter PATH {
+//	sqlitefilter PATH... {
+//	    shards N
 //	    pool N
 //	    refresh DURATION
 //	    busy_timeout DURATION
@@ -121,15 +128,23 @@ func parse(c *caddy.Controller) (Config, error) {
 			return cfg, plugin.ErrOnce
 		}
 		i++
+		line := c.Line()
 		args := c.RemainingArgs()
-		if len(args) != 1 {
-			return cfg, c.Errf("expected one database PATH, got %d arguments", len(args))
+		if len(args) == 0 {
+			return cfg, c.Errf("expected a database PATH, or the shard files as PATH... or a PATTERN")
 		}
-		cfg.Path = args[0]
+		for i, a := range args {
+			if !filepath.IsAbs(a) {
+				args[i] = filepath.Join(dnsserver.GetConfig(c).Root, a)
+			}
+		}
 		for c.NextBlock() {
 			if err := parseOption(c, &cfg); err != nil {
 				return cfg, err
 			}
+		}
+		if err := parseShards(c, line, args, &cfg); err != nil {
+			return cfg, err
 		}
 	}
 	return cfg, nil
@@ -151,6 +166,13 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 	switch opt {
 	case "allow_upstream", "block_upstream":
 		return parseUpstream(c, opt, args, cfg)
+	case "shards":
+		n, err := strconv.Atoi(v)
+		if err != nil || len(args) != 1 || n < 1 || n > maxShards {
+			return c.Errf("shards: %q is not a number of shards from 1 to %d", strings.Join(args, " "), maxShards)
+		}
+		cfg.NumShards = n
+		return nil
 	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "regex_max", "rewrite_max", "on_error", "cache_size", "bloom_max_memory":
 		if err := one(); err != nil {
 			return err

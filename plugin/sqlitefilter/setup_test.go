@@ -85,8 +85,7 @@ func TestParse(t *testing.T) {
 
 func TestParseErrorsNameTheProblem(t *testing.T) {
 	tests := []struct{ input, want string }{
-		{`sqlitefilter`, "one database PATH"},
-		{`sqlitefilter a.db b.db`, "one database PATH"},
+		{`sqlitefilter`, "expected a database PATH"},
 		{"sqlitefilter a.db {\npool 0\n}", "pool"},
 		{"sqlitefilter a.db {\npool x\n}", "pool"},
 		{"sqlitefilter a.db {\npool 2 3\n}", "pool"},

@@ -28,17 +28,20 @@ type SQLiteFilter struct {
 	cfg  Config
 
 	// store is the open database, replaced whole when the file is swapped;
-	// nil until a first open succeeded, so Ready is false until then.
+	// nil until a first open succeeded, so Ready is false until then. Of a
+	// shard set, it is shard 0.
 	store atomic.Pointer[Store]
 	rules atomic.Pointer[rules] // nil until the loader built them (ruleset.go)
 	kick  chan struct{}         // the watch tells the loader the data changed
 	stop  chan struct{}
 	done  sync.WaitGroup
 
+	// files are the database files watched: one, whose store is store, or
+	// the shards of a set (shardset.go), which sharded says.
+	files   []*dbFile
+	sharded bool
+
 	errors *errorLog
-	// failing is set while opening the file fails; Start and then the
-	// watcher goroutine are its only users.
-	failing bool
 
 	allowUp, blockUp *upstreamGroup // nil when not configured
 	skips            *skipReporter
@@ -52,6 +55,7 @@ func New(cfg Config) *SQLiteFilter {
 	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter(), errors: newErrorLog(errorLogInterval)}
 	f.cache = newVerdictCache(cfg.CacheSize)
 	f.keys = newKeyFilter(cfg.BloomMaxBytes)
+	f.newFiles()
 	if len(cfg.AllowUpstream) > 0 {
 		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)
 	}
@@ -73,11 +77,13 @@ func (f *SQLiteFilter) Name() string { return pluginName }
 // keeps serving rather than a new one that cannot filter.
 func (f *SQLiteFilter) Start() error {
 	if caddy.Started() {
-		if err := f.open(); err != nil {
+		if err := f.openAll(); err != nil {
 			return fmt.Errorf("%w; the reload is refused and the running configuration keeps serving", err)
 		}
-	} else {
-		f.reopen()
+	} else if f.resolvePattern() {
+		for _, d := range f.files {
+			f.reopen(d)
+		}
 	}
 	f.stop = make(chan struct{})
 	f.kick = make(chan struct{}, 1)
@@ -107,8 +113,34 @@ func (f *SQLiteFilter) Stop() error {
 		}
 	}
 	f.rules.Store(nil)
-	if s := f.store.Swap(nil); s != nil {
-		return s.Close()
+	var first error
+	for _, d := range f.files {
+		if s := d.store.Swap(nil); s != nil {
+			if err := s.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// openAll opens every file, or none: on a failure it closes those it opened.
+func (f *SQLiteFilter) openAll() error {
+	if f.cfg.ShardPattern != "" {
+		if _, err := f.matchPattern(); err != nil {
+			return err
+		}
+		f.resolvePattern()
+	}
+	for _, d := range f.files {
+		if err := f.open(d); err != nil {
+			for _, d := range f.files {
+				if s := d.store.Swap(nil); s != nil {
+					s.Close()
+				}
+			}
+			return err
+		}
 	}
 	return nil
 }
@@ -228,6 +260,9 @@ func (f *SQLiteFilter) rewriter(ctx context.Context, w dns.ResponseWriter, rs *r
 // lookup has just been replaced by the watcher: the lookup runs again on its
 // successor, so a swap fails no query.
 func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
+	if f.sharded {
+		return f.decideShards(name, rs)
+	}
 	for {
 		s := f.store.Load()
 		if s == nil {

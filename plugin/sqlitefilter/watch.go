@@ -13,44 +13,46 @@ import (
 // database: an estimate may count up to rowCountCap rows per table.
 const statsInterval = time.Minute
 
-// watch follows the database file every refresh interval: it opens it when
-// none is open, opens it anew when another file was renamed over it, and
-// otherwise takes up the changes committed to it. Each check costs three
-// stats (the file, its -wal and -shm) and one PRAGMA data_version, never a
-// table scan.
+// watch follows the database file every refresh interval, or each file of a
+// shard set in turn: it opens a file when none is open, opens it anew when
+// another file was renamed over it, and otherwise takes up the changes
+// committed to it. Each check costs three stats (the file, its -wal and
+// -shm) and one PRAGMA data_version per file, never a table scan.
 func (f *SQLiteFilter) watch() {
 	defer f.done.Done()
 	t := time.NewTicker(f.cfg.Refresh)
 	defer t.Stop()
-	var (
-		measured    *Store // the store the row gauges describe
-		measuredGen uint64
-		measuredAt  time.Time
-	)
 	for {
-		if s := f.store.Load(); s != nil && (s != measured || s.Generation() != measuredGen && time.Since(measuredAt) >= statsInterval) {
-			measured, measuredGen, measuredAt = s, s.Generation(), time.Now()
-			f.measure(s)
+		for _, d := range f.files {
+			if s := d.store.Load(); s != nil && (s != d.measured || s.Generation() != d.measuredGen && time.Since(d.measuredAt) >= statsInterval) {
+				d.measured, d.measuredGen, d.measuredAt = s, s.Generation(), time.Now()
+				f.measure(d, s)
+			}
 		}
 		select {
 		case <-f.stop:
 			return
 		case <-t.C:
-			f.check()
-			// The Bloom filter follows the store: its first build starts
-			// at the first tick, so that start-up never waits for it.
-			if s := f.store.Load(); s != nil {
+			if f.resolvePattern() {
+				for _, d := range f.files {
+					f.check(d)
+				}
+			}
+			// The Bloom filter follows the single store (a shard set is
+			// read without one): its first build starts at the first tick,
+			// so that start-up never waits for it.
+			if s := f.store.Load(); s != nil && !f.sharded {
 				f.keys.sync(s)
 			}
 		}
 	}
 }
 
-// check is one round of watch.
-func (f *SQLiteFilter) check() {
-	s := f.store.Load()
+// check is one round of watch for one file.
+func (f *SQLiteFilter) check(d *dbFile) {
+	s := d.store.Load()
 	if s == nil {
-		f.reopen()
+		f.reopen(d)
 		return
 	}
 	replaced, err := s.Replaced()
@@ -58,30 +60,30 @@ func (f *SQLiteFilter) check() {
 		// Deleted (or unreadable directory): the open connections still hold
 		// the last file, so the server keeps answering from it until a new
 		// file appears.
-		f.fail(fmt.Errorf("check %s: %w; answering from the data read last", f.cfg.Path, err))
+		f.failFile(d, fmt.Errorf("check %s: %w; answering from the data read last", d.path, err))
 	} else if replaced {
 		if left := s.LeftSidecar(); left != "" {
-			f.fail(fmt.Errorf("%s was replaced but %s of the old file is still there: remove the old -wal and -shm before renaming a new file in place (see \"Updating the database\"); answering from the old file", f.cfg.Path, left))
+			f.failFile(d, fmt.Errorf("%s was replaced but %s of the old file is still there: remove the old -wal and -shm before renaming a new file in place (see \"Updating the database\"); answering from the old file", d.path, left))
 			return
 		}
-		f.reopen()
+		f.reopen(d)
 		return
 	}
 	changed, err := s.Refresh()
 	if err != nil {
-		f.fail(err)
+		f.failFile(d, err)
 		// A writer's lock held beyond busy_timeout passes; anything else may
 		// be a file damaged in place, which a fresh open tells. Until one
 		// succeeds, the old connections keep serving what they can.
 		var se sqlite3.Error
 		if !errors.As(err, &se) || se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked {
-			f.reopen()
+			f.reopen(d)
 		}
 		return
 	}
 	if changed {
-		reloadCount.WithLabelValues(f.cfg.Path).Inc()
-		reloadTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
+		reloadCount.WithLabelValues(d.path).Inc()
+		reloadTime.WithLabelValues(d.path).SetToCurrentTime()
 		f.kickLoader()
 	}
 }
@@ -97,20 +99,20 @@ func (f *SQLiteFilter) kickLoader() {
 // open opens the database file and puts it in place of the current store,
 // which is then drained (Close waits for the connections lent to lookups)
 // and closed. On failure the current store, if any, stays in place.
-func (f *SQLiteFilter) open() error {
-	old := f.store.Load()
+func (f *SQLiteFilter) open(d *dbFile) error {
+	old := d.store.Load()
 	var gen uint64
 	if old != nil {
 		gen = old.Generation() + 1
 	}
-	s, err := OpenStore(f.cfg.Path, StoreOptions{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond), Generation: gen})
+	s, err := OpenStore(d.path, StoreOptions{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond), Generation: gen})
 	if err != nil {
 		return err
 	}
 	for _, t := range s.Missing() {
-		log.Infof("%s: table %s is missing, so its rules are empty", f.cfg.Path, t)
+		log.Infof("%s: table %s is missing, so its rules are empty", d.path, t)
 	}
-	if old != nil {
+	if old != nil && d.shard == 0 {
 		// A swap: build the new file's in-memory rules while the old file
 		// still serves, so that queries move to the new data and its rules
 		// together. (At start nothing waits: the loader builds them. On a
@@ -119,54 +121,66 @@ func (f *SQLiteFilter) open() error {
 			f.rules.Store(r)
 		}
 	}
-	f.store.Store(s)
+	d.store.Store(s)
 	f.kickLoader()
-	swapCount.WithLabelValues(f.cfg.Path).Inc()
-	swapTime.WithLabelValues(f.cfg.Path).SetToCurrentTime()
+	swapCount.WithLabelValues(d.path).Inc()
+	swapTime.WithLabelValues(d.path).SetToCurrentTime()
 	f.errors.Reset()
 	switch {
 	case old != nil:
 		old.Close()
-		log.Infof("%s: now answering from the file in place", f.cfg.Path)
-	case f.failing:
-		log.Infof("%s: open; the server is ready", f.cfg.Path)
+		log.Infof("%s: now answering from the file in place", d.path)
+	case d.failing && f.Ready():
+		log.Infof("%s: open; the server is ready", d.path)
+	case d.failing:
+		log.Infof("%s: open", d.path)
 	}
-	f.failing = false
+	d.failing = false
 	return nil
 }
 
 // reopen opens the database file; on failure it counts and logs why, and
 // what the server does meanwhile.
-func (f *SQLiteFilter) reopen() {
-	err := f.open()
+func (f *SQLiteFilter) reopen(d *dbFile) {
+	err := f.open(d)
 	if err == nil {
 		return
 	}
-	if f.store.Load() == nil {
-		err = fmt.Errorf("%w; create it with `sqlitefilter init %s` or fix the path in the Corefile; until it opens, queries are answered as on_error %s says and the server is not ready", err, f.cfg.Path, f.cfg.OnError)
-	} else {
+	switch {
+	case d.store.Load() != nil:
 		err = fmt.Errorf("%w; answering from the data read last", err)
+	case f.sharded:
+		err = fmt.Errorf("%w; shard %d of %d: build the shards with `sqlitefilter split` or fix the Corefile; until every shard opens, queries that need this one are answered as on_error %s says and the server is not ready", err, d.shard, len(f.files), f.cfg.OnError)
+	default:
+		err = fmt.Errorf("%w; create it with `sqlitefilter init %s` or fix the path in the Corefile; until it opens, queries are answered as on_error %s says and the server is not ready", err, d.path, f.cfg.OnError)
 	}
-	f.fail(err)
-	f.failing = true
+	f.failFile(d, err)
+	d.failing = true
 }
 
 // measure sets the row gauges of the store's tables.
-func (f *SQLiteFilter) measure(s *Store) {
+func (f *SQLiteFilter) measure(d *dbFile, s *Store) {
 	rows, err := s.TableRows()
 	if err != nil {
-		f.fail(err)
+		f.failFile(d, err)
 		return
 	}
 	// A table the file no longer has must not keep the old file's figure.
-	tableRows.DeletePartialMatch(prometheus.Labels{"database": f.cfg.Path})
+	tableRows.DeletePartialMatch(prometheus.Labels{"database": d.path})
 	for t, n := range rows {
-		tableRows.WithLabelValues(f.cfg.Path, t.Name()).Set(float64(n))
+		tableRows.WithLabelValues(d.path, t.Name()).Set(float64(n))
 	}
 }
 
-// fail counts and logs (at a bounded rate) a background failure.
+// fail counts and logs (at a bounded rate) a background failure of the
+// database as the Corefile names it.
 func (f *SQLiteFilter) fail(err error) {
 	watchErrorCount.WithLabelValues(f.cfg.Path).Inc()
+	f.errors.Log(err)
+}
+
+// failFile is fail for one file: for a shard, the count is the shard's.
+func (f *SQLiteFilter) failFile(d *dbFile, err error) {
+	watchErrorCount.WithLabelValues(d.path).Inc()
 	f.errors.Log(err)
 }

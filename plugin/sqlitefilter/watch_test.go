@@ -78,7 +78,7 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 			path := filepath.Join(dir, "rules.db")
 			buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('old.example')`)
 			f := newFilter(path)
-			f.open()
+			f.open(f.files[0])
 			defer f.Stop()
 			// A writer leaves committed rows in the old file's -wal, and the
 			// filter's readers are attached to it during the swap.
@@ -90,7 +90,7 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 			if _, err := w.Exec(`PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('walonly.example')`); err != nil {
 				t.Fatal(err)
 			}
-			f.check()
+			f.check(f.files[0])
 			if verdict(t, f, "walonly.example") != ActionBlock {
 				t.Fatal("row in the -wal not seen before the swap")
 			}
@@ -113,7 +113,7 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 			if _, err := w2.Exec(`PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('fresh.example')`); err != nil {
 				t.Fatal(err)
 			}
-			f.check()
+			f.check(f.files[0])
 			fresh, err := OpenStore(path, StoreOptions{Pool: 1})
 			if err != nil {
 				t.Fatal(err)
@@ -147,7 +147,7 @@ func TestSwapWithTheOldWALStillInPlaceIsRefused(t *testing.T) {
 	path := filepath.Join(dir, "rules.db")
 	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('old.example')`)
 	f := newFilter(path)
-	f.open()
+	f.open(f.files[0])
 	defer f.Stop()
 	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
 	if err != nil {
@@ -157,7 +157,7 @@ func TestSwapWithTheOldWALStillInPlaceIsRefused(t *testing.T) {
 	if _, err := w.Exec(`PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('walonly.example')`); err != nil {
 		t.Fatal(err)
 	}
-	f.check()
+	f.check(f.files[0])
 	old := f.store.Load()
 	next := filepath.Join(dir, "rules.db.new")
 	buildDB(t, next, "delete", `INSERT INTO block_exact VALUES ('new.example')`)
@@ -165,7 +165,7 @@ func TestSwapWithTheOldWALStillInPlaceIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := testutil.ToFloat64(watchErrorCount.WithLabelValues(path))
-	f.check()
+	f.check(f.files[0])
 	if f.store.Load() != old {
 		t.Fatal("opened a new file paired with the old file's -wal")
 	}
@@ -178,7 +178,7 @@ func TestSwapWithTheOldWALStillInPlaceIsRefused(t *testing.T) {
 	for _, suffix := range []string{"-wal", "-shm"} {
 		os.Remove(path + suffix)
 	}
-	f.check()
+	f.check(f.files[0])
 	if verdict(t, f, "new.example") != ActionBlock || verdict(t, f, "walonly.example") != ActionPass {
 		t.Error("new file not taken up once the old -wal and -shm are gone")
 	}
@@ -188,13 +188,13 @@ func TestDeletedFileKeepsTheLastData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.db")
 	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
 	f := newFilter(path)
-	f.open()
+	f.open(f.files[0])
 	defer f.Stop()
 	errs := testutil.ToFloat64(watchErrorCount.WithLabelValues(path))
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(path + suffix)
 	}
-	f.check()
+	f.check(f.files[0])
 	if got := testutil.ToFloat64(watchErrorCount.WithLabelValues(path)); got != errs+1 {
 		t.Errorf("database_errors_total %v, want %v", got, errs+1)
 	}
@@ -202,7 +202,7 @@ func TestDeletedFileKeepsTheLastData(t *testing.T) {
 		t.Fatal("deleted file: last data not served")
 	}
 	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('back.example')`)
-	f.check()
+	f.check(f.files[0])
 	if verdict(t, f, "back.example") != ActionBlock || verdict(t, f, "ads.example") != ActionPass {
 		t.Fatal("new file not taken up after the old one was deleted")
 	}
@@ -211,7 +211,7 @@ func TestDeletedFileKeepsTheLastData(t *testing.T) {
 func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.db")
 	f := newFilter(path)
-	if f.open() == nil {
+	if f.open(f.files[0]) == nil {
 		t.Fatal("opened a missing file")
 	}
 	defer f.Stop()
@@ -222,7 +222,7 @@ func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
 		t.Fatalf("decide without a database: %v, want errNotOpen", err)
 	}
 	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
-	f.check()
+	f.check(f.files[0])
 	if !f.Ready() || verdict(t, f, "ads.example") != ActionBlock {
 		t.Fatal("database not taken up once it appeared")
 	}
@@ -263,7 +263,7 @@ func TestSwapsFailNoConcurrentLookup(t *testing.T) {
 	path := filepath.Join(dir, "rules.db")
 	buildDB(t, path, "delete", `INSERT INTO block_exact VALUES ('always.example')`)
 	f := newFilter(path)
-	f.open()
+	f.open(f.files[0])
 	defer f.Stop()
 	var stop atomic.Bool
 	var failures atomic.Int64
@@ -285,7 +285,7 @@ func TestSwapsFailNoConcurrentLookup(t *testing.T) {
 		mode := []string{"delete", "wal"}[i%2]
 		buildDB(t, next, mode, `INSERT INTO block_exact VALUES ('always.example')`)
 		swapIn(t, next, path)
-		f.check()
+		f.check(f.files[0])
 	}
 	stop.Store(true)
 	wg.Wait()
@@ -383,7 +383,7 @@ func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
 	path := filepath.Join(dir, "rules.db")
 	buildDB(t, path, "wal", `INSERT INTO block_regex VALUES ('^old\.')`)
 	f := newFilter(path)
-	if err := f.open(); err != nil {
+	if err := f.open(f.files[0]); err != nil {
 		t.Fatal(err)
 	}
 	defer f.Stop()
@@ -406,7 +406,7 @@ func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
 	next := filepath.Join(dir, "next.db")
 	buildDB(t, next, "delete", `INSERT INTO block_regex VALUES ('^new\.')`)
 	swapIn(t, next, path)
-	f.check()
+	f.check(f.files[0])
 	if got := decide("old.example"); got != ActionPass {
 		t.Errorf("old.example: %s after the swap, want pass (the old file's regex)", got)
 	}
@@ -422,19 +422,19 @@ func TestRowGaugesFollowTheFile(t *testing.T) {
 	path := filepath.Join(dir, "rules.db")
 	buildDB(t, path, "wal", `INSERT INTO block_regex VALUES ('^a\.'), ('^b\.')`)
 	f := newFilter(path)
-	if err := f.open(); err != nil {
+	if err := f.open(f.files[0]); err != nil {
 		t.Fatal(err)
 	}
 	defer f.Stop()
-	f.measure(f.store.Load())
+	f.measure(f.files[0], f.store.Load())
 	if got := testutil.ToFloat64(tableRows.WithLabelValues(path, "block_regex")); got != 2 {
 		t.Fatalf("block_regex rows %v, want 2", got)
 	}
 	next := filepath.Join(dir, "next.db")
 	buildDB(t, next, "delete", `DROP TABLE block_regex`, `INSERT INTO block_exact VALUES ('x.example')`)
 	swapIn(t, next, path)
-	f.check()
-	f.measure(f.store.Load())
+	f.check(f.files[0])
+	f.measure(f.files[0], f.store.Load())
 	if tableRows.DeleteLabelValues(path, "block_regex") {
 		t.Error("the old file's block_regex figure is still exported")
 	}
