@@ -194,7 +194,7 @@ func (l *shardConns) AliasTarget(name string) (string, bool, error) {
 func (l *shardConns) release() {
 	for i, h := range l.held {
 		if h.c != nil {
-			h.s.conns <- h.c
+			h.s.conns.put(h.c)
 			l.held[i] = source{}
 		}
 	}
@@ -210,19 +210,15 @@ func (s *Store) take(wait bool) (*conn, error) {
 		ok bool
 	)
 	if wait {
-		c, ok = <-s.conns
-	} else {
-		select {
-		case c, ok = <-s.conns:
-		default:
-			return nil, nil
-		}
+		c, ok = s.conns.get()
+	} else if c, ok = s.conns.tryGet(); ok && c == nil {
+		return nil, nil
 	}
 	if !ok {
 		return nil, errClosed
 	}
 	if err := s.renew(c); err != nil {
-		s.conns <- c
+		s.conns.put(c)
 		return nil, err
 	}
 	return c, nil

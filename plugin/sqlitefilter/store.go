@@ -38,7 +38,7 @@ type Store struct {
 	layout   schema.Layout
 	present  [schema.NumTables]bool // which tables exist
 
-	conns   chan *conn
+	conns   *connPool
 	all     []*conn
 	watcher *sqlite3.SQLiteConn // outside any transaction, for data_version
 
@@ -79,7 +79,7 @@ func OpenStore(path string, opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{path: path, file: fi, conns: make(chan *conn, opts.Pool)}
+	s := &Store{path: path, file: fi, conns: newConnPool(opts.Pool)}
 	s.gen.Store(opts.Generation)
 	if s.watcher, err = openConn(path, opts.BusyTimeoutMS); err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func OpenStore(path string, opts StoreOptions) (*Store, error) {
 			return nil, err
 		}
 		s.all = append(s.all, c)
-		s.conns <- c
+		s.conns.put(c)
 	}
 	// Had the file been replaced while the connections opened, some would
 	// read one file and some the other, and the identity recorded would not
@@ -244,11 +244,11 @@ var errClosed = errors.New("sqlitefilter: store closed")
 // View runs fn with a Lookup backed by one pooled connection, holding a
 // snapshot no older than the last Refresh.
 func (s *Store) View(fn func(Lookup) error) error {
-	c, ok := <-s.conns
+	c, ok := s.conns.get()
 	if !ok {
 		return errClosed
 	}
-	defer func() { s.conns <- c }()
+	defer s.conns.put(c)
 	if err := s.renew(c); err != nil {
 		return err
 	}
@@ -353,15 +353,7 @@ func (s *Store) Generation() uint64 { return s.gen.Load() }
 // releaseIdle ends the read transaction of every idle connection, so that no
 // old snapshot pins the WAL while the pool is quiet.
 func (s *Store) releaseIdle() {
-	for range cap(s.conns) {
-		select {
-		case c := <-s.conns:
-			c.endTxn()
-			s.conns <- c
-		default:
-			return
-		}
-	}
+	s.conns.eachIdle(func(c *conn) { c.endTxn() })
 }
 
 // Close waits for every connection to come back to the pool and closes them.
@@ -373,11 +365,11 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	for range s.all {
-		c := <-s.conns
+		c, _ := s.conns.get()
 		c.endTxn()
 		c.close()
 	}
-	close(s.conns)
+	s.conns.close()
 	return s.watcher.Close()
 }
 

@@ -23,11 +23,11 @@ func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string)) (mo
 		cols += ", " + t.TargetColumn()
 	}
 	q := fmt.Sprintf("SELECT %s FROM %s LIMIT ?", cols, t.Name())
-	c, ok := <-s.conns
+	c, ok := s.conns.get()
 	if !ok {
 		return false, errClosed
 	}
-	defer func() { s.conns <- c }()
+	defer s.conns.put(c)
 	if err := s.renew(c); err != nil {
 		return false, err
 	}
