@@ -34,7 +34,7 @@ type Store struct {
 	// sidecars are the -wal and -shm files last seen next to file (nil when
 	// absent); only the watcher goroutine touches them.
 	sidecars [2]os.FileInfo
-	wal      bool
+	wal      atomic.Bool // WAL mode: connections hold their snapshot between lookups
 	layout   schema.Layout
 	present  [schema.NumTables]bool // which tables exist
 
@@ -135,7 +135,7 @@ func (s *Store) inspect() error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
-	s.wal = mode == "wal"
+	s.wal.Store(mode == "wal")
 	if s.layout, err = detectLayout(s.watcher); err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
@@ -258,7 +258,11 @@ func (s *Store) View(fn func(Lookup) error) error {
 // renew gives the connection a snapshot of the current generation.
 func (s *Store) renew(c *conn) error {
 	gen := s.gen.Load()
-	if !s.wal || (c.inTxn && c.gen == gen) {
+	if !s.wal.Load() {
+		// Rollback journal: a held read lock would starve writers.
+		return c.endTxn()
+	}
+	if c.inTxn && c.gen == gen {
 		return nil
 	}
 	if err := c.endTxn(); err != nil {
@@ -341,6 +345,12 @@ func (s *Store) Refresh() (bool, error) {
 		return false, nil
 	}
 	s.dataVersion = dv
+	// The journal mode may have changed with the data: a file swapped in
+	// with --replace is in rollback-journal mode until the operator turns
+	// it to WAL, and lookups get fast from then on without a reopen.
+	if mode, err := queryString(s.watcher, "PRAGMA journal_mode"); err == nil {
+		s.wal.Store(mode == "wal")
+	}
 	s.gen.Add(1)
 	s.releaseIdle()
 	return true, nil

@@ -117,3 +117,45 @@ func TestOpenStoreRejectsWhatIsNotADatabase(t *testing.T) {
 		t.Fatal("opened a missing file")
 	}
 }
+
+// A file swapped in by --replace is in rollback-journal mode; when the
+// operator turns it to WAL, the store follows without a reopen, and lookups
+// keep seeing every committed change.
+func TestStoreFollowsASwitchToWAL(t *testing.T) {
+	path, w := newTestDB(t, "delete")
+	s, err := OpenStore(path, StoreOptions{Pool: 2, BusyTimeoutMS: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.wal.Load() {
+		t.Fatal("a rollback-journal file opened as WAL")
+	}
+	has(t, s, schema.BlockExact, "x.example")
+	if _, err := w.Exec("PRAGMA journal_mode=WAL"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Exec(`INSERT INTO block_exact VALUES ('ads.example.com')`); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := s.Refresh(); err != nil || !changed {
+		t.Fatalf("Refresh() = %v, %v; want a change", changed, err)
+	}
+	if !s.wal.Load() {
+		t.Fatal("store did not notice the switch to WAL")
+	}
+	for range 3 {
+		if !has(t, s, schema.BlockExact, "ads.example.com") {
+			t.Fatal("row committed with the switch not seen")
+		}
+	}
+	if _, err := w.Exec(`DELETE FROM block_exact`); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := s.Refresh(); err != nil || !changed {
+		t.Fatalf("Refresh() after a WAL commit = %v, %v; want a change", changed, err)
+	}
+	if has(t, s, schema.BlockExact, "ads.example.com") {
+		t.Fatal("deleted row still seen in WAL mode")
+	}
+}
