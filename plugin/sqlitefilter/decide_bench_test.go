@@ -156,14 +156,14 @@ func BenchmarkDecide(b *testing.B) {
 				names := benchNames(hit, benchRows())
 				want := map[bool]Action{true: ActionBlock, false: ActionPass}[hit]
 				for _, n := range names { // warms SQLite's pages and the cache
-					if v, err := f.decide(n, f.currentRules()); err != nil || v.Action != want {
+					if v, err := f.decide(n, f.currentRules(), new(decideStats)); err != nil || v.Action != want {
 						b.Fatalf("decide(%s) = %v, %v; want %v", n, v, err, want)
 					}
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; b.Loop(); i++ {
-					f.decide(names[i&(len(names)-1)], f.currentRules())
+					f.decide(names[i&(len(names)-1)], f.currentRules(), new(decideStats))
 				}
 			})
 		}
@@ -185,7 +185,7 @@ func BenchmarkDecideParallel(b *testing.B) {
 				r := rand.IntN(len(names))
 				for pb.Next() {
 					r++
-					f.decide(names[r&(len(names)-1)], f.currentRules())
+					f.decide(names[r&(len(names)-1)], f.currentRules(), new(decideStats))
 				}
 			})
 		})

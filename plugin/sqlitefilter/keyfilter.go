@@ -91,7 +91,7 @@ func newKeyFilter(maxBytes int64) *keyFilter {
 
 // wrap returns l behind the filter when the filter is complete for store s
 // at generation gen, else l itself.
-func (k *keyFilter) wrap(s *Store, gen uint64, l Lookup) Lookup {
+func (k *keyFilter) wrap(s *Store, gen uint64, l Lookup, negatives *int) Lookup {
 	if k == nil {
 		return l
 	}
@@ -99,7 +99,7 @@ func (k *keyFilter) wrap(s *Store, gen uint64, l Lookup) Lookup {
 	if st == nil || st.store != s || st.gen.Load() != gen {
 		return l
 	}
-	return bloomLookup{l, st.b}
+	return bloomLookup{l, st.b, negatives}
 }
 
 // ready reports whether the filter is in use for store s now.
@@ -115,11 +115,13 @@ func (k *keyFilter) ready(s *Store) bool {
 // and asks the store otherwise.
 type bloomLookup struct {
 	Lookup
-	b *bloom
+	b         *bloom
+	negatives *int // probes answered by the filter alone, for the metrics
 }
 
 func (bl bloomLookup) Has(t schema.Table, key string) (bool, error) {
 	if filtered[t] && !bl.b.mayContain(key) {
+		*bl.negatives++
 		return false, nil
 	}
 	return bl.Lookup.Has(t, key)
@@ -127,6 +129,7 @@ func (bl bloomLookup) Has(t schema.Table, key string) (bool, error) {
 
 func (bl bloomLookup) AliasTarget(name string) (string, bool, error) {
 	if !bl.b.mayContain(name) {
+		*bl.negatives++
 		return "", false, nil
 	}
 	return bl.Lookup.AliasTarget(name)

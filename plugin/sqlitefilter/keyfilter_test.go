@@ -45,7 +45,7 @@ func refresh(t *testing.T, f *SQLiteFilter) {
 
 func wantAction(t *testing.T, f *SQLiteFilter, name string, want Action) {
 	t.Helper()
-	v, err := f.decide(name, f.currentRules())
+	v, err := f.decide(name, f.currentRules(), new(decideStats))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestFilterAnswersAbsentWithoutSQLite(t *testing.T) {
 	waitFilterReady(t, f)
 	s := f.store.Load()
 	probes := 0
-	src := noRegex{f.keys.wrap(s, s.Generation(), countingLookup{n: &probes})}
+	src := noRegex{f.keys.wrap(s, s.Generation(), countingLookup{n: &probes}, new(int))}
 	for _, name := range []string{"a.b.c.nothing.test", "x.y.z"} {
 		if v, err := Decide(src, name); err != nil || v.Action != ActionPass {
 			t.Fatalf("Decide(%s) = %v, %v; want pass", name, v, err)

@@ -99,4 +99,25 @@ var (
 		Name:      "addresses_rewritten_total",
 		Help:      "Counter of A and AAAA records whose address was rewritten.",
 	}, []string{"server", "view"})
+
+	cacheHits = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "cache_hits_total",
+		Help:      "Counter of requests decided from the verdict cache.",
+	}, []string{"server", "view"})
+
+	cacheMisses = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "cache_misses_total",
+		Help:      "Counter of requests the verdict cache could not decide (only counted while the cache is on).",
+	}, []string{"server", "view"})
+
+	bloomNegatives = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "bloom_negatives_total",
+		Help:      "Counter of lookups the Bloom filter answered as absent without asking SQLite.",
+	}, []string{"server", "view"})
 )

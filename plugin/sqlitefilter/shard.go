@@ -99,7 +99,7 @@ func (s shardedLookup) AliasTarget(name string) (string, bool, error) {
 // whose in-memory rules every decision uses, fails them all): on_error
 // applies to those. A shard closed under the lookup has just been replaced
 // by the watcher: the decision runs again on its successor.
-func (f *SQLiteFilter) decideShards(name string, rs *rules) (Verdict, error) {
+func (f *SQLiteFilter) decideShards(name string, rs *rules, ds *decideStats) (Verdict, error) {
 	for {
 		s0 := f.store.Load()
 		if s0 == nil {
@@ -112,6 +112,7 @@ func (f *SQLiteFilter) decideShards(name string, rs *rules) (Verdict, error) {
 		// under a generation older than the data it was decided on.
 		gen := f.dataGeneration()
 		if v, ok := f.cache.get(s0, gen, rs, name); ok {
+			ds.cached = true
 			return v, nil
 		}
 		l := &shardConns{files: f.files, held: make([]source, len(f.files))}

@@ -174,7 +174,7 @@ func TestShardsArriveAfterStart(t *testing.T) {
 	if f.Ready() {
 		t.Fatal("ready without shards")
 	}
-	if _, err := f.decide("x.doubleclick.net", nil); err == nil {
+	if _, err := f.decide("x.doubleclick.net", nil, new(decideStats)); err == nil {
 		t.Fatal("a decision without shards must fail (on_error applies)")
 	}
 	// Three of four: still waiting, never deciding with the wrong count.
@@ -195,7 +195,7 @@ func TestShardsArriveAfterStart(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]Action{"x.doubleclick.net": ActionBlock, "ads.example.com": ActionBlock, "www.example.com": ActionPass} {
-		if v, err := f.decide(name, nil); err != nil || v.Action != want {
+		if v, err := f.decide(name, nil, new(decideStats)); err != nil || v.Action != want {
 			t.Errorf("%s: %+v, %v; want %s", name, v, err, want)
 		}
 	}
@@ -232,10 +232,10 @@ func TestAMissingShardFailsOnlyTheDecisionsThatNeedIt(t *testing.T) {
 			spares = n
 		}
 	}
-	if _, err := c.f.decide(needs, nil); err == nil {
+	if _, err := c.f.decide(needs, nil, new(decideStats)); err == nil {
 		t.Errorf("%s is probed in the missing shard %d: want an error", needs, gone)
 	}
-	if _, err := c.f.decide(spares, nil); err != nil {
+	if _, err := c.f.decide(spares, nil, new(decideStats)); err != nil {
 		t.Errorf("%s needs no missing shard: %v", spares, err)
 	}
 	if got := c.query(queryA(dns.Fqdn(needs)), false); got.Rcode != dns.RcodeServerFailure {
@@ -271,7 +271,7 @@ func TestShardedDecisionsDoNotDeadlockOnSmallPools(t *testing.T) {
 	for w := range 16 {
 		go func() {
 			for i := range 200 {
-				if _, err := c.f.decide(queries[(w*31+i)%len(queries)], nil); err != nil {
+				if _, err := c.f.decide(queries[(w*31+i)%len(queries)], nil, new(decideStats)); err != nil {
 					done <- err
 					return
 				}

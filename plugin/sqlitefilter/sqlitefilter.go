@@ -192,8 +192,9 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	state := request.Request{W: w, Req: r}
 	rs := f.currentRules()
 	start := time.Now()
-	v, err := f.decide(Canonical(state.QName()), rs)
-	lookupDuration.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Observe(time.Since(start).Seconds())
+	var ds decideStats
+	v, err := f.decide(Canonical(state.QName()), rs, &ds)
+	f.observe(ctx, time.Since(start), &ds)
 	record(ctx, v, err)
 	if err != nil {
 		dbErrorCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Inc()
@@ -259,9 +260,9 @@ func (f *SQLiteFilter) rewriter(ctx context.Context, w dns.ResponseWriter, rs *r
 // regex set of rs (none while it is being built). A store closed under the
 // lookup has just been replaced by the watcher: the lookup runs again on its
 // successor, so a swap fails no query.
-func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
+func (f *SQLiteFilter) decide(name string, rs *rules, ds *decideStats) (Verdict, error) {
 	if f.sharded {
-		return f.decideShards(name, rs)
+		return f.decideShards(name, rs, ds)
 	}
 	for {
 		s := f.store.Load()
@@ -275,6 +276,7 @@ func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 		// in-memory rules it was decided with (cache.go).
 		gen := s.Generation()
 		if v, ok := f.cache.get(s, gen, rs, name); ok {
+			ds.cached = true
 			return v, nil
 		}
 		src := withRules{}
@@ -286,7 +288,7 @@ func (f *SQLiteFilter) decide(name string, rs *rules) (Verdict, error) {
 		}
 		var v Verdict
 		err := s.View(func(l Lookup) error {
-			src.Lookup = f.keys.wrap(s, gen, l)
+			src.Lookup = f.keys.wrap(s, gen, l, &ds.bloomNegatives)
 			var err error
 			v, err = Decide(src, name)
 			return err

@@ -64,13 +64,13 @@ func TestInMemoryRulesFollowTheDatabase(t *testing.T) {
 func TestRegexNotAppliedUntilLoaded(t *testing.T) {
 	path := perTypeDB(t, rowsOf(regexRows(`^ads\.`), exact("x.test")))
 	c := newChain(t, path, "", false)
-	if v, err := c.f.decide("ads.example.org", nil); err != nil || v.Action != ActionPass {
+	if v, err := c.f.decide("ads.example.org", nil, new(decideStats)); err != nil || v.Action != ActionPass {
 		t.Fatalf("without the regex set: %+v, %v; want pass", v, err)
 	}
-	if v, err := c.f.decide("x.test", nil); err != nil || v.Action != ActionBlock {
+	if v, err := c.f.decide("x.test", nil, new(decideStats)); err != nil || v.Action != ActionBlock {
 		t.Fatalf("exact rows apply without the regex set: %+v, %v", v, err)
 	}
-	if v, err := c.f.decide("ads.example.org", c.f.rules.Load()); err != nil || v.Action != ActionBlock {
+	if v, err := c.f.decide("ads.example.org", c.f.rules.Load(), new(decideStats)); err != nil || v.Action != ActionBlock {
 		t.Fatalf("with the regex set: %+v, %v; want block", v, err)
 	}
 }
@@ -152,7 +152,7 @@ func TestUpstreamsStartAndStop(t *testing.T) {
 
 func TestDecideRuleOfAnAliasedBlock(t *testing.T) {
 	c := newChain(t, perTypeDB(t, rowsOf(aliasRow("intel.com", "keweon.center"), wildcard("keweon.center"))), "", false)
-	v, err := c.f.decide("www.intel.com", c.f.rules.Load())
+	v, err := c.f.decide("www.intel.com", c.f.rules.Load(), new(decideStats))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func BenchmarkDecideNoMatchRegex10k(b *testing.B) {
 	for b.Loop() {
 		name := names[i%len(names)]
 		start := time.Now()
-		v, err := c.f.decide(name, rs)
+		v, err := c.f.decide(name, rs, new(decideStats))
 		d = append(d, time.Since(start))
 		if err != nil || v.Action != ActionPass {
 			b.Fatalf("%s: %+v, %v", name, v, err)
@@ -198,7 +198,7 @@ func TestNewAliasIsNotMissedByAStaleNoAliasFlag(t *testing.T) {
 	if changed, err := c.f.store.Load().Refresh(); err != nil || !changed {
 		t.Fatalf("Refresh = %t, %v", changed, err)
 	}
-	v, err := c.f.decide("www.intel.com", rs) // rules of the previous generation
+	v, err := c.f.decide("www.intel.com", rs, new(decideStats)) // rules of the previous generation
 	if err != nil || v.Action != ActionAlias || v.Target != "www.keweon.center" {
 		t.Fatalf("verdict %+v, %v; want the new alias", v, err)
 	}

@@ -50,7 +50,7 @@ func buildDB(t *testing.T, path, journalMode string, statements ...string) {
 
 func verdict(t *testing.T, f *SQLiteFilter, name string) Action {
 	t.Helper()
-	v, err := f.decide(name, nil)
+	v, err := f.decide(name, nil, new(decideStats))
 	if err != nil {
 		t.Fatalf("decide %s: %v", name, err)
 	}
@@ -218,7 +218,7 @@ func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
 	if f.Ready() {
 		t.Fatal("ready without a database")
 	}
-	if _, err := f.decide("ads.example", nil); err != errNotOpen {
+	if _, err := f.decide("ads.example", nil, new(decideStats)); err != errNotOpen {
 		t.Fatalf("decide without a database: %v, want errNotOpen", err)
 	}
 	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
@@ -273,7 +273,7 @@ func TestSwapsFailNoConcurrentLookup(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				v, err := f.decide("always.example", nil)
+				v, err := f.decide("always.example", nil, new(decideStats))
 				if err != nil || v.Action != ActionBlock {
 					failures.Add(1)
 				}
@@ -400,7 +400,7 @@ func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
 	f.rules.Store(r)
 	decide := func(name string) Action {
 		t.Helper()
-		v, err := f.decide(name, f.currentRules())
+		v, err := f.decide(name, f.currentRules(), new(decideStats))
 		if err != nil {
 			t.Fatal(err)
 		}

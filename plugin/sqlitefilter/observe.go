@@ -1,0 +1,30 @@
+package sqlitefilter
+
+import (
+	"context"
+	"time"
+
+	"github.com/coredns/coredns/plugin/metrics"
+)
+
+// decideStats is what one decision did, for the metrics.
+type decideStats struct {
+	cached         bool // answered from the verdict cache
+	bloomNegatives int  // probes the Bloom filter answered without SQLite
+}
+
+// observe records one decision's duration and how it was reached.
+func (f *SQLiteFilter) observe(ctx context.Context, took time.Duration, ds *decideStats) {
+	server, view := metrics.WithServer(ctx), metrics.WithView(ctx)
+	lookupDuration.WithLabelValues(server, view).Observe(took.Seconds())
+	if f.cache != nil {
+		if ds.cached {
+			cacheHits.WithLabelValues(server, view).Inc()
+		} else {
+			cacheMisses.WithLabelValues(server, view).Inc()
+		}
+	}
+	if ds.bloomNegatives > 0 {
+		bloomNegatives.WithLabelValues(server, view).Add(float64(ds.bloomNegatives))
+	}
+}

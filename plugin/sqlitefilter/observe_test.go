@@ -1,0 +1,46 @@
+package sqlitefilter
+
+import (
+	"context"
+	"testing"
+
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// The cache and Bloom counters move with what the decisions really did: a
+// second query for a name is a cache hit, and a name in no table is answered
+// by the Bloom filter without SQLite.
+func TestCacheAndBloomMetrics(t *testing.T) {
+	path := perTypeDB(t, []Row{{Table: schema.BlockExact, Key: "ads.example.com"}})
+	f := startFilter(t, path, 1<<20)
+	waitFilterReady(t, f)
+	f.Next = test.NextHandler(dns.RcodeSuccess, nil)
+	// No server in the context: the labels are empty.
+	hits, misses, negatives := cacheHits.WithLabelValues("", ""), cacheMisses.WithLabelValues("", ""), bloomNegatives.WithLabelValues("", "")
+	h0, m0, n0 := testutil.ToFloat64(hits), testutil.ToFloat64(misses), testutil.ToFloat64(negatives)
+
+	serve := func(name string) {
+		m := new(dns.Msg).SetQuestion(name, dns.TypeA)
+		if _, err := f.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serve("www.unlisted.example.")
+	if got := testutil.ToFloat64(misses) - m0; got != 1 {
+		t.Errorf("cache misses moved by %v, want 1", got)
+	}
+	// Every probe of the unlisted name's suffixes is a Bloom negative
+	// (bar a false positive, ~1 %): at least the exact probe of the name.
+	if got := testutil.ToFloat64(negatives) - n0; got < 1 {
+		t.Errorf("Bloom negatives moved by %v, want at least 1", got)
+	}
+	serve("www.unlisted.example.")
+	if got := testutil.ToFloat64(hits) - h0; got != 1 {
+		t.Errorf("cache hits moved by %v, want 1", got)
+	}
+}
