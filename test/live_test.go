@@ -154,18 +154,7 @@ func cliExec(t *testing.T, db, statements string) {
 // and -shm, including those of replaced or deleted files.
 func dbFilesOf(t *testing.T, pid int, db string) int {
 	t.Helper()
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, fd := range fds {
-		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if err == nil && strings.HasPrefix(target, db) {
-			n++
-		}
-	}
-	return n
+	return openFiles(t, pid, func(target string) bool { return strings.HasPrefix(target, db) })
 }
 
 // metric returns the value of the first sample of the metric whose line

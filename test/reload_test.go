@@ -19,6 +19,12 @@ import (
 // dbFiles counts the process's open descriptors on the database file.
 func dbFiles(t *testing.T, pid int, db string) int {
 	t.Helper()
+	return openFiles(t, pid, func(target string) bool { return target == db })
+}
+
+// openFiles counts the process's open descriptors whose target matches.
+func openFiles(t *testing.T, pid int, match func(target string) bool) int {
+	t.Helper()
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +32,7 @@ func dbFiles(t *testing.T, pid int, db string) int {
 	n := 0
 	for _, fd := range fds {
 		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if err == nil && target == db {
+		if err == nil && match(target) {
 			n++
 		}
 	}
