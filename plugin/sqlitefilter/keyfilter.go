@@ -450,16 +450,6 @@ func estimateKeys(c *sqlite3.SQLiteConn, present [schema.NumTables]bool) (int64,
 	return pages * size / (keyLen + rowOverhead), nil
 }
 
-func queryInt(c *sqlite3.SQLiteConn, q string, args ...any) (int64, error) {
-	s, err := queryString(c, q, args...)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	_, err = fmt.Sscan(s, &n)
-	return n, err
-}
-
 // withWatcher runs fn on the store's watcher connection, which is outside
 // the pool and outside any transaction, under the lock Refresh takes (as
 // TableRows does): the filter opens no connection of its own.

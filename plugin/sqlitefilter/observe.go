@@ -1,11 +1,6 @@
 package sqlitefilter
 
-import (
-	"context"
-	"time"
-
-	"github.com/coredns/coredns/plugin/metrics"
-)
+import "time"
 
 // decideStats is what one decision did, for the metrics.
 type decideStats struct {
@@ -14,8 +9,7 @@ type decideStats struct {
 }
 
 // observe records one decision's duration and how it was reached.
-func (f *SQLiteFilter) observe(ctx context.Context, took time.Duration, ds *decideStats) {
-	server, view := metrics.WithServer(ctx), metrics.WithView(ctx)
+func (f *SQLiteFilter) observe(server, view string, took time.Duration, ds *decideStats) {
 	lookupDuration.WithLabelValues(server, view).Observe(took.Seconds())
 	if f.cache != nil {
 		if ds.cached {

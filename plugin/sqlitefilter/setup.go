@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,114 +153,117 @@ func parse(c *caddy.Controller) (Config, error) {
 func parseOption(c *caddy.Controller, cfg *Config) error {
 	opt := c.Val()
 	args := c.RemainingArgs()
-	v := ""
-	if len(args) == 1 {
-		v = args[0]
-	}
-	one := func() error {
-		if len(args) != 1 {
-			return c.Errf("%s: expected one value, got %d", opt, len(args))
-		}
-		return nil
-	}
 	switch opt {
 	case "allow_upstream", "block_upstream":
 		return parseUpstream(c, opt, args, cfg)
 	case "shards":
-		n, err := strconv.Atoi(v)
-		if err != nil || len(args) != 1 || n < 1 || n > maxShards {
+		n, err := strconv.Atoi(strings.Join(args, " "))
+		if err != nil || n < 1 || n > maxShards {
 			return c.Errf("shards: %q is not a number of shards from 1 to %d", strings.Join(args, " "), maxShards)
 		}
 		cfg.NumShards = n
 		return nil
-	case "pool", "refresh", "busy_timeout", "block_response", "block_ipv4", "block_ipv6", "block_ttl", "regex_max", "rewrite_max", "on_error", "cache_size", "bloom_max_memory":
-		if err := one(); err != nil {
-			return err
-		}
 	}
-	switch opt {
-	case "pool":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1024 {
-			return c.Errf("pool: %q is not a number of connections from 1 to 1024", v)
-		}
-		cfg.Pool = n
-	case "refresh":
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 10*time.Millisecond {
-			return c.Errf("refresh: %q is not a duration of at least 10ms", v)
-		}
-		cfg.Refresh = d
-	case "busy_timeout":
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return c.Errf("busy_timeout: %q is not a duration of at least 0s", v)
-		}
-		cfg.BusyTimeout = d
-	case "block_response":
-		found := false
-		for i, name := range blockResponseNames {
-			if v == name {
-				cfg.BlockResponse, found = BlockResponse(i), true
-			}
-		}
-		if !found {
-			return c.Errf("block_response: %q is not one of sinkhole, nxdomain, nodata, refused", v)
-		}
-	case "block_ipv4":
-		a, err := netip.ParseAddr(v)
-		if err != nil || !a.Is4() {
-			return c.Errf("block_ipv4: %q is not an IPv4 address", v)
-		}
-		cfg.BlockIPv4 = a
-	case "block_ipv6":
-		a, err := netip.ParseAddr(v)
-		if err != nil || !a.Is6() || a.Is4In6() {
-			return c.Errf("block_ipv6: %q is not an IPv6 address", v)
-		}
-		cfg.BlockIPv6 = a
-	case "block_ttl":
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil || n > 604800 {
-			return c.Errf("block_ttl: %q is not a number of seconds from 0 to 604800", v)
-		}
-		cfg.BlockTTL = uint32(n)
-	case "on_error":
-		found := false
-		for i, name := range onErrorNames {
-			if v == name {
-				cfg.OnError, found = OnError(i), true
-			}
-		}
-		if !found {
-			return c.Errf("on_error: %q is not one of fail_closed, fail_open", v)
-		}
-	case "regex_max", "rewrite_max":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 10000000 {
-			return c.Errf("%s: %q is not a number of rows from 0 to 10000000", opt, v)
-		}
-		if opt == "regex_max" {
-			cfg.RegexMax = n
-		} else {
-			cfg.RewriteMax = n
-		}
-	case "cache_size":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1<<30 {
-			return c.Errf("cache_size: %q is not a number of entries from 0 to %d", v, 1<<30)
-		}
-		cfg.CacheSize = n
-	case "bloom_max_memory":
-		n, err := parseBytes(v)
-		if err != nil {
-			return c.Errf("bloom_max_memory: %v", err)
-		}
-		cfg.BloomMaxBytes = n
-	default:
+	set, ok := valueOptions[opt]
+	if !ok {
 		return c.Errf("unknown option %q", opt)
 	}
+	if len(args) != 1 {
+		return c.Errf("%s: expected one value, got %d", opt, len(args))
+	}
+	if err := set(cfg, args[0]); err != nil {
+		return c.Errf("%s: %v", opt, err)
+	}
 	return nil
+}
+
+// valueOptions parse the options that take exactly one value.
+var valueOptions = map[string]func(cfg *Config, v string) error{
+	"pool": func(cfg *Config, v string) (err error) {
+		cfg.Pool, err = intIn(v, 1, 1024, "a number of connections")
+		return err
+	},
+	"refresh": func(cfg *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Millisecond {
+			return fmt.Errorf("%q is not a duration of at least 10ms", v)
+		}
+		cfg.Refresh = d
+		return nil
+	},
+	"busy_timeout": func(cfg *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("%q is not a duration of at least 0s", v)
+		}
+		cfg.BusyTimeout = d
+		return nil
+	},
+	"block_response": func(cfg *Config, v string) error {
+		i := slices.Index(blockResponseNames[:], v)
+		if i < 0 {
+			return fmt.Errorf("%q is not one of sinkhole, nxdomain, nodata, refused", v)
+		}
+		cfg.BlockResponse = BlockResponse(i)
+		return nil
+	},
+	"block_ipv4": func(cfg *Config, v string) error {
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("%q is not an IPv4 address", v)
+		}
+		cfg.BlockIPv4 = a
+		return nil
+	},
+	"block_ipv6": func(cfg *Config, v string) error {
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is6() || a.Is4In6() {
+			return fmt.Errorf("%q is not an IPv6 address", v)
+		}
+		cfg.BlockIPv6 = a
+		return nil
+	},
+	"block_ttl": func(cfg *Config, v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n > 604800 {
+			return fmt.Errorf("%q is not a number of seconds from 0 to 604800", v)
+		}
+		cfg.BlockTTL = uint32(n)
+		return nil
+	},
+	"on_error": func(cfg *Config, v string) error {
+		i := slices.Index(onErrorNames[:], v)
+		if i < 0 {
+			return fmt.Errorf("%q is not one of fail_closed, fail_open", v)
+		}
+		cfg.OnError = OnError(i)
+		return nil
+	},
+	"regex_max": func(cfg *Config, v string) (err error) {
+		cfg.RegexMax, err = intIn(v, 0, 10000000, "a number of rows")
+		return err
+	},
+	"rewrite_max": func(cfg *Config, v string) (err error) {
+		cfg.RewriteMax, err = intIn(v, 0, 10000000, "a number of rows")
+		return err
+	},
+	"cache_size": func(cfg *Config, v string) (err error) {
+		cfg.CacheSize, err = intIn(v, 0, 1<<30, "a number of entries")
+		return err
+	},
+	"bloom_max_memory": func(cfg *Config, v string) (err error) {
+		cfg.BloomMaxBytes, err = parseBytes(v)
+		return err
+	},
+}
+
+// intIn parses a whole number from lo to hi; what says what it counts.
+func intIn(v string, lo, hi int, what string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%q is not %s from %d to %d", v, what, lo, hi)
+	}
+	return n, nil
 }
 
 func parseUpstream(c *caddy.Controller, opt string, args []string, cfg *Config) error {

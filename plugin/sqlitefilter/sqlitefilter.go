@@ -191,13 +191,14 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	}
 	state := request.Request{W: w, Req: r}
 	rs := f.currentRules()
+	server, view := metrics.WithServer(ctx), metrics.WithView(ctx)
 	start := time.Now()
 	var ds decideStats
 	v, err := f.decide(Canonical(state.QName()), rs, &ds)
-	f.observe(ctx, time.Since(start), &ds)
+	f.observe(server, view, time.Since(start), &ds)
 	record(ctx, v, err)
 	if err != nil {
-		dbErrorCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx)).Inc()
+		dbErrorCount.WithLabelValues(server, view).Inc()
 		if !errors.Is(err, errNotOpen) { // the watcher logs why it is not open
 			f.errors.Log(fmt.Errorf("look up %s: %w", f.cfg.Path, err))
 		}
@@ -211,7 +212,7 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	for _, s := range v.Skipped {
 		f.skips.report(s, "")
 	}
-	requestCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx), v.Action.String()).Inc()
+	requestCount.WithLabelValues(server, view, v.Action.String()).Inc()
 	switch v.Action {
 	case ActionBlock:
 		return f.serveBlocked(w, r)

@@ -24,7 +24,7 @@ func (s *Store) TableRows() (map[schema.Table]int64, error) {
 	if s.closed {
 		return nil, errClosed
 	}
-	stat1, err := queryString(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1'")
+	stat1, err := queryInt(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1'")
 	if err != nil {
 		return nil, fmt.Errorf("estimate rows of %s: %w", s.path, err)
 	}
@@ -34,17 +34,13 @@ func (s *Store) TableRows() (map[schema.Table]int64, error) {
 			continue
 		}
 		n, ok := int64(0), false
-		if stat1 != "0" {
+		if stat1 != 0 {
 			if n, ok, err = s.analyzedRows(t); err != nil {
 				return nil, err
 			}
 		}
 		if !ok {
-			v, err := queryString(s.watcher, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d)", t.Name(), rowCountCap))
-			if err != nil {
-				return nil, fmt.Errorf("estimate rows of %s in %s: %w", t, s.path, err)
-			}
-			if n, err = strconv.ParseInt(v, 10, 64); err != nil {
+			if n, err = queryInt(s.watcher, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d)", t.Name(), rowCountCap)); err != nil {
 				return nil, fmt.Errorf("estimate rows of %s in %s: %w", t, s.path, err)
 			}
 		}

@@ -140,18 +140,16 @@ func (s *Store) inspect() error {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	for _, t := range schema.Tables {
-		n, err := queryString(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type IN ('table','view') AND name = ?", t.Name())
+		n, err := queryInt(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type IN ('table','view') AND name = ?", t.Name())
 		if err != nil {
 			return fmt.Errorf("open %s: %w", s.path, err)
 		}
-		s.present[t] = n != "0"
+		s.present[t] = n != 0
 	}
-	v, err := queryString(s.watcher, "PRAGMA data_version")
-	if err != nil {
+	if s.dataVersion, err = queryInt(s.watcher, "PRAGMA data_version"); err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
-	_, err = fmt.Sscan(v, &s.dataVersion)
-	return err
+	return nil
 }
 
 // Replaced reports whether path now names another file than the one the
@@ -333,12 +331,8 @@ func (s *Store) Refresh() (bool, error) {
 	if s.closed {
 		return false, errClosed
 	}
-	v, err := queryString(s.watcher, "PRAGMA data_version")
+	dv, err := queryInt(s.watcher, "PRAGMA data_version")
 	if err != nil {
-		return false, fmt.Errorf("check %s for changes: %w", s.path, err)
-	}
-	var dv int64
-	if _, err := fmt.Sscan(v, &dv); err != nil {
 		return false, fmt.Errorf("check %s for changes: %w", s.path, err)
 	}
 	if dv == s.dataVersion {
@@ -407,4 +401,15 @@ func queryString(c *sqlite3.SQLiteConn, q string, args ...any) (string, error) {
 	default:
 		return fmt.Sprint(v), nil
 	}
+}
+
+// queryInt runs a query returning one whole number.
+func queryInt(c *sqlite3.SQLiteConn, q string, args ...any) (int64, error) {
+	s, err := queryString(c, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	_, err = fmt.Sscan(s, &n)
+	return n, err
 }
