@@ -100,11 +100,8 @@ func Build(src, tmp string, to Layout, except [NumTables]bool) error {
 // copyStatements returns the SQL that copies table t from the attached src
 // into main with layout to. The SQL is made from the table constants only.
 func copyStatements(t Table, to Layout) []string {
-	cols := t.KeyColumn()
-	if t.TargetColumn() != "" {
-		cols += ", " + t.TargetColumn()
-	}
 	if to == PerType {
+		cols := t.columns()
 		return []string{fmt.Sprintf("INSERT INTO main.%s (%s) SELECT %s FROM src.%s", t.Name(), cols, cols, t.Name())}
 	}
 	target := "NULL"

@@ -136,10 +136,7 @@ func split(src string, tmps []string) error {
 
 // splitTable streams table t of in into the shards.
 func splitTable(in *sql.DB, t Table, shards []*shardWriter) error {
-	cols := t.KeyColumn()
-	if t.TargetColumn() != "" {
-		cols += ", " + t.TargetColumn()
-	}
+	cols := t.columns()
 	rows, err := in.Query(fmt.Sprintf("SELECT %s FROM %s", cols, t.Name()))
 	if err != nil {
 		return err

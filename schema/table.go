@@ -52,6 +52,15 @@ func (t Table) KeyColumn() string { return tableInfos[t].key }
 // or "" for tables that only hold keys.
 func (t Table) TargetColumn() string { return tableInfos[t].target }
 
+// columns lists the key column and, for a table with targets, the target
+// column, for SQL made from the table constants.
+func (t Table) columns() string {
+	if t.TargetColumn() == "" {
+		return t.KeyColumn()
+	}
+	return t.KeyColumn() + ", " + t.TargetColumn()
+}
+
 // RecordType is the table's records.record_type in the normalized layout.
 func (t Table) RecordType() string { return tableInfos[t].recordType }
 

@@ -34,18 +34,8 @@ func runAdd(args []string) error {
 			return fmt.Errorf("%q: %w", pos[2], err)
 		}
 	}
-	db, err := openDatabase(pos[0])
+	added, err := writeOne(pos[0], func(w *writer) (bool, error) { return w.add(e) })
 	if err != nil {
-		return err
-	}
-	defer db.Close()
-	w := newWriter(db, 1)
-	defer w.rollback()
-	added, err := w.add(e)
-	if err != nil {
-		return err
-	}
-	if err := w.commit(); err != nil {
 		return err
 	}
 	if added {
@@ -53,5 +43,5 @@ func runAdd(args []string) error {
 	} else {
 		fmt.Fprintf(os.Stdout, "already present: %s %s\n", t, e.key)
 	}
-	return db.Close()
+	return nil
 }

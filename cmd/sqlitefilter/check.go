@@ -83,11 +83,7 @@ func checkIntegrity(db *database) (int, error) {
 
 // checkRows reports the rows of t that are not canonical or not usable.
 func checkRows(db *sql.DB, t schema.Table) (int, error) {
-	target := "NULL"
-	if t.TargetColumn() != "" {
-		target = t.TargetColumn()
-	}
-	rows, err := db.Query(fmt.Sprintf("SELECT %s, %s FROM %s", t.KeyColumn(), target, t.Name()))
+	rows, err := db.Query(fmt.Sprintf("SELECT %s FROM %s", pairColumns(t), t.Name()))
 	if err != nil {
 		return 0, fmt.Errorf("check %s: %w", t, err)
 	}

@@ -26,13 +26,7 @@ func runExplain(args []string) error {
 			return fmt.Errorf("unknown query type %q", pos[2])
 		}
 	}
-	// A name typed by an operator may be Unicode: on the wire it would be
-	// punycode, so convert it like the import does; otherwise take it as the
-	// server would.
-	name, err := canonicalName(pos[1])
-	if err != nil {
-		name = sqlitefilter.Canonical(pos[1])
-	}
+	name := queryName(pos[1])
 	store, err := sqlitefilter.OpenStore(pos[0], sqlitefilter.StoreOptions{Pool: 1, BusyTimeoutMS: 5000})
 	if err != nil {
 		return err
@@ -56,4 +50,14 @@ func runExplain(args []string) error {
 	// without a change to this command.
 	fmt.Printf("detail:  %+v\n", v)
 	return nil
+}
+
+// queryName is the name an operator typed, as the server would see it. It
+// may be Unicode: on the wire it would be punycode, so convert it like the
+// import does; otherwise take it as the server would.
+func queryName(s string) string {
+	if name, err := canonicalName(s); err == nil {
+		return name
+	}
+	return sqlitefilter.Canonical(s)
 }

@@ -80,11 +80,7 @@ func checkExportFormat(t schema.Table, f format) error {
 }
 
 func exportTable(db *sql.DB, t schema.Table, f format, out *bufio.Writer) error {
-	target := "NULL"
-	if t.TargetColumn() != "" {
-		target = t.TargetColumn()
-	}
-	rows, err := db.Query(fmt.Sprintf("SELECT %s, %s FROM %s ORDER BY %s", t.KeyColumn(), target, t.Name(), t.KeyColumn()))
+	rows, err := db.Query(fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", pairColumns(t), t.Name(), t.KeyColumn()))
 	if err != nil {
 		return fmt.Errorf("export %s: %w", t, err)
 	}

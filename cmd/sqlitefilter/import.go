@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -96,7 +97,7 @@ func (j *importJob) resolve(in *input) (parser, error) {
 		switch {
 		case j.tableOK && j.table == schema.BlockRegex:
 			f = formatRegex
-		case j.tableOK && (j.table == schema.Alias || j.table == schema.RewriteV4 || j.table == schema.RewriteV6):
+		case j.tableOK && j.table.TargetColumn() != "":
 			f = formatCSV
 		default:
 			f = sniff(in.head(100))
@@ -105,11 +106,7 @@ func (j *importJob) resolve(in *input) (parser, error) {
 	tables := formatTables(f)
 	p := parser{format: f, table: tables[0]}
 	if j.tableOK {
-		ok := false
-		for _, t := range tables {
-			ok = ok || t == j.table
-		}
-		if !ok {
+		if !slices.Contains(tables, j.table) {
 			return p, fmt.Errorf("%s: a %s list cannot go into %s", in.name, f, j.table)
 		}
 		p.table = j.table
@@ -297,22 +294,20 @@ func (j *importJob) prepareReplacement(dbPath string, parsers []parser) (string,
 			except[t] = true
 		}
 	}
-	layout := schema.PerType
+	layout, src := schema.PerType, ""
 	if _, err := os.Stat(dbPath); err == nil {
 		old, err := openReadOnly(dbPath)
 		if err != nil {
 			return "", err
 		}
-		layout = old.layout
+		layout, src = old.layout, dbPath
 		old.Close()
-		if err := schema.Build(dbPath, tmp, layout, except); err != nil {
-			schema.RemoveTemp(tmp)
-			return "", fmt.Errorf("copy %s: %w", dbPath, err)
-		}
-		return tmp, nil
 	}
-	if err := schema.Build("", tmp, layout, except); err != nil {
+	if err := schema.Build(src, tmp, layout, except); err != nil {
 		schema.RemoveTemp(tmp)
+		if src != "" {
+			err = fmt.Errorf("copy %s: %w", dbPath, err)
+		}
 		return "", err
 	}
 	return tmp, nil

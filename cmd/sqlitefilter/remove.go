@@ -25,23 +25,13 @@ func runRemove(args []string) error {
 	if c, err := canonicalKey(t, key); err == nil {
 		key = c
 	}
-	db, err := openDatabase(pos[0])
+	removed, err := writeOne(pos[0], func(w *writer) (bool, error) { return w.remove(t, key) })
 	if err != nil {
-		return err
-	}
-	defer db.Close()
-	w := newWriter(db, 1)
-	defer w.rollback()
-	removed, err := w.remove(t, key)
-	if err != nil {
-		return err
-	}
-	if err := w.commit(); err != nil {
 		return err
 	}
 	if !removed {
 		return fmt.Errorf("%s has no row %q", t, key)
 	}
 	fmt.Fprintf(os.Stdout, "removed %s %s\n", t, key)
-	return db.Close()
+	return nil
 }

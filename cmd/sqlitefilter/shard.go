@@ -58,10 +58,7 @@ func runExplainShards(args []string) error {
 	if err != nil {
 		return err
 	}
-	name, err := canonicalName(pos[0])
-	if err != nil {
-		name = sqlitefilter.Canonical(pos[0])
-	}
+	name := queryName(pos[0])
 	sh, err := sqlitefilter.OpenShards(pos[1:], sqlitefilter.StoreOptions{Pool: 1, BusyTimeoutMS: 5000})
 	if err != nil {
 		return err

@@ -17,3 +17,12 @@ func tableFlag(name string) (schema.Table, error) {
 	}
 	return t, nil
 }
+
+// pairColumns selects a (key, target) pair from t: its key column and its
+// target column, or NULL for a table that only holds keys.
+func pairColumns(t schema.Table) string {
+	if t.TargetColumn() == "" {
+		return t.KeyColumn() + ", NULL"
+	}
+	return t.KeyColumn() + ", " + t.TargetColumn()
+}

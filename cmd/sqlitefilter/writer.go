@@ -108,8 +108,8 @@ func (w *writer) addNormalized(e entry) (int64, error) {
 }
 
 // remove deletes the row with key from t and reports whether there was one.
-// On a normalized database the legacy view's trigger also drops the name
-// from domains when no other rule uses it.
+// On a normalized database it also drops the name from domains when no other
+// rule uses it, as the legacy view's DELETE trigger does.
 func (w *writer) remove(t schema.Table, key string) (bool, error) {
 	var n int64
 	var err error
@@ -159,10 +159,7 @@ func (w *writer) commit() error {
 	if w.tx == nil {
 		return nil
 	}
-	for q, st := range w.stmts {
-		st.Close()
-		delete(w.stmts, q)
-	}
+	w.closeStmts()
 	tx := w.tx
 	w.tx, w.pending = nil, 0
 	if err := tx.Commit(); err != nil {
@@ -173,12 +170,37 @@ func (w *writer) commit() error {
 
 // rollback abandons the current batch.
 func (w *writer) rollback() {
-	for q, st := range w.stmts {
-		st.Close()
-		delete(w.stmts, q)
-	}
+	w.closeStmts()
 	if w.tx != nil {
 		w.tx.Rollback()
 		w.tx, w.pending = nil, 0
 	}
+}
+
+// closeStmts closes the statements prepared within the ending transaction.
+func (w *writer) closeStmts() {
+	for q, st := range w.stmts {
+		st.Close()
+		delete(w.stmts, q)
+	}
+}
+
+// writeOne opens the database at path and makes one change (add or remove)
+// in one transaction; it returns what change reported.
+func writeOne(path string, change func(*writer) (bool, error)) (bool, error) {
+	db, err := openDatabase(path)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	w := newWriter(db, 1)
+	defer w.rollback()
+	done, err := change(w)
+	if err != nil {
+		return false, err
+	}
+	if err := w.commit(); err != nil {
+		return false, err
+	}
+	return done, db.Close()
 }
