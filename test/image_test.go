@@ -83,22 +83,33 @@ func TestContainerImageServesFromItsOwnBinary(t *testing.T) {
 	}
 	up := startUpstream(t)
 	db := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
-	health, ready := freePort(t), freePort(t)
-	local := adapt(t, string(conf),
-		".:1053 {", ".:{PORT} {\n    bind 127.0.0.1",
-		"health :8080", fmt.Sprintf("health 127.0.0.1:%d", health),
-		"ready :8181", fmt.Sprintf("ready 127.0.0.1:%d", ready),
-		"prometheus :9153", fmt.Sprintf("prometheus 127.0.0.1:%d", freePort(t)),
-		"/var/lib/sqlitefilter/dns.db", db,
-		"forward . /etc/resolv.conf", "forward . "+up.Addr,
-	)
+	local, health, ready := onLoopback(t, string(conf), db, up)
 	srv, err := tryStartBinary(t, bin, local)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkBlockedAndForwarded(t, srv.Addr, up)
-	checkHTTP200(t, fmt.Sprintf("http://127.0.0.1:%d/health", health))
-	checkHTTP200(t, fmt.Sprintf("http://127.0.0.1:%d/ready", ready))
+	checkHTTP200(t, health)
+	checkHTTP200(t, ready)
+}
+
+// onLoopback adapts a shipped Corefile (port 1053, health :8080, ready :8181,
+// prometheus :9153, /var/lib/sqlitefilter/dns.db, forward to
+// /etc/resolv.conf) to free loopback ports, the database db and the upstream
+// up, then applies the extra replacement pairs. It returns the Corefile and
+// its /health and /ready URLs.
+func onLoopback(t *testing.T, conf, db string, up *upstream, extra ...string) (local, health, ready string) {
+	t.Helper()
+	healthPort, readyPort := freePort(t), freePort(t)
+	local = adapt(t, conf, append([]string{
+		".:1053 {", ".:{PORT} {\n    bind 127.0.0.1",
+		"health :8080", fmt.Sprintf("health 127.0.0.1:%d", healthPort),
+		"ready :8181", fmt.Sprintf("ready 127.0.0.1:%d", readyPort),
+		"prometheus :9153", fmt.Sprintf("prometheus 127.0.0.1:%d", freePort(t)),
+		"/var/lib/sqlitefilter/dns.db", db,
+		"forward . /etc/resolv.conf", "forward . " + up.Addr,
+	}, extra...)...)
+	return local, fmt.Sprintf("http://127.0.0.1:%d/health", healthPort), fmt.Sprintf("http://127.0.0.1:%d/ready", readyPort)
 }
 
 // adapt applies old, new replacement pairs to a Corefile, failing when an old

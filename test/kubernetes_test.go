@@ -94,20 +94,13 @@ func fakeAPIServer(t *testing.T) string {
 func TestClusterCorefileServes(t *testing.T) {
 	up := startUpstream(t)
 	db := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
-	health, ready := freePort(t), freePort(t)
-	conf := adapt(t, clusterCorefile(t),
-		".:1053 {", ".:{PORT} {\n    bind 127.0.0.1",
-		"health :8080", fmt.Sprintf("health 127.0.0.1:%d", health),
-		"ready :8181", fmt.Sprintf("ready 127.0.0.1:%d", ready),
-		"prometheus :9153", fmt.Sprintf("prometheus 127.0.0.1:%d", freePort(t)),
+	conf, health, ready := onLoopback(t, clusterCorefile(t), db, up,
 		"kubernetes cluster.local in-addr.arpa ip6.arpa {", "kubernetes cluster.local in-addr.arpa ip6.arpa {\n        endpoint "+fakeAPIServer(t),
-		"/var/lib/sqlitefilter/dns.db", db,
-		"forward . /etc/resolv.conf", "forward . "+up.Addr,
 	)
 	srv := startServer(t, conf)
 	checkBlockedAndForwarded(t, srv.Addr, up)
-	checkHTTP200(t, fmt.Sprintf("http://127.0.0.1:%d/health", health))
-	checkHTTP200(t, fmt.Sprintf("http://127.0.0.1:%d/ready", ready))
+	checkHTTP200(t, health)
+	checkHTTP200(t, ready)
 
 	r := query(t, srv.Addr, "udp", "kubernetes.default.svc.cluster.local.", dns.TypeA, false)
 	if len(r.Answer) != 1 || !strings.HasSuffix(r.Answer[0].String(), "\t10.96.0.1") {

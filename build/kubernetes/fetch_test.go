@@ -141,6 +141,14 @@ func fetchScript(t *testing.T) string {
 	return path
 }
 
+// eachShell runs test as a subtest per shell, with the ConfigMap's fetch.sh.
+func eachShell(t *testing.T, test func(t *testing.T, sh shell, script string)) {
+	script := fetchScript(t)
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) { test(t, sh, script) })
+	}
+}
+
 func (sh shell) fetchCmd(script, url, dbPath, mode string) *exec.Cmd {
 	cmd := exec.Command("sh", script, mode)
 	cmd.Env = append(os.Environ(), "DB_URL="+url+"/dns.db", "DB_PATH="+dbPath, "INTERVAL=0.2")
@@ -167,10 +175,7 @@ func blockedRow(t *testing.T, path string) string {
 }
 
 func TestFetchInstallsOnlyVerifiedRollbackJournalDatabases(t *testing.T) {
-	script := fetchScript(t)
-	for _, sh := range shells(t) {
-		t.Run(sh.name, func(t *testing.T) { testFetchInstalls(t, sh, script) })
-	}
+	eachShell(t, testFetchInstalls)
 }
 
 func testFetchInstalls(t *testing.T, sh shell, script string) {
@@ -234,10 +239,7 @@ func testFetchInstalls(t *testing.T, sh shell, script string) {
 }
 
 func TestFetchLoopSwapsUnderAnOpenReaderAndStopsOnTERM(t *testing.T) {
-	script := fetchScript(t)
-	for _, sh := range shells(t) {
-		t.Run(sh.name, func(t *testing.T) { testFetchLoop(t, sh, script) })
-	}
+	eachShell(t, testFetchLoop)
 }
 
 func testFetchLoop(t *testing.T, sh shell, script string) {
