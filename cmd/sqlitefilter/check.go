@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -94,7 +95,7 @@ func checkRows(db *sql.DB, t schema.Table) (int, error) {
 			fmt.Printf("%s: "+format+"\n", append([]any{t}, args...)...)
 		}
 	}
-	skip := skipChecker{rewrites: sqlitefilter.NewAddrRewritesBuilder()}
+	skip := skipChecker{rewrites: rules.NewAddrRewritesBuilder()}
 	for rows.Next() {
 		var key, tgt sql.NullString
 		if err := rows.Scan(&key, &tgt); err != nil {
@@ -134,18 +135,18 @@ func checkRows(db *sql.DB, t schema.Table) (int, error) {
 // skipChecker asks the plugin's own code whether it would skip a row, so
 // check and the server agree on what is unusable.
 type skipChecker struct {
-	rewrites *sqlitefilter.AddrRewritesBuilder
+	rewrites *rules.AddrRewritesBuilder
 }
 
 func (c skipChecker) reason(t schema.Table, key, target string) string {
 	switch t {
 	case schema.BlockRegex:
 		if _, err := regexp.Compile(key); err != nil {
-			return sqlitefilter.ReasonBadPattern + ": " + err.Error()
+			return policy.ReasonBadPattern + ": " + err.Error()
 		}
 	case schema.Alias:
-		if _, ok := sqlitefilter.CanonicalTarget(target); !ok {
-			return sqlitefilter.ReasonBadTarget
+		if _, ok := policy.CanonicalTarget(target); !ok {
+			return policy.ReasonBadTarget
 		}
 	case schema.RewriteV4, schema.RewriteV6:
 		return c.rewrites.Add(t, key, target)

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -59,19 +60,19 @@ func runExplainShards(args []string) error {
 		return err
 	}
 	name := queryName(pos[0])
-	sh, err := sqlitefilter.OpenShards(pos[1:], sqlitefilter.StoreOptions{Pool: 1, BusyTimeoutMS: 5000})
+	sh, err := store.OpenShards(pos[1:], explainOptions)
 	if err != nil {
 		return err
 	}
 	defer sh.Close()
-	v, err := sqlitefilter.ExplainShards(sh, sqlitefilter.DefaultConfig(), name)
+	v, err := explain(sh, name)
 	if err != nil {
 		return fmt.Errorf("decide %s: %w", name, err)
 	}
 	fmt.Printf("name:    %s\n", name)
 	fmt.Printf("shard:   %d of %d\n", schema.ShardOf(name, len(sh)), len(sh))
 	fmt.Printf("verdict: %s\n", v.Action)
-	if v.Action == sqlitefilter.ActionPass {
+	if v.Action == policy.ActionPass {
 		return nil
 	}
 	fmt.Printf("rule:    %s (shard %d)\n", v.Rule, ruleShard(v.Rule, len(sh)))
@@ -83,7 +84,7 @@ func runExplainShards(args []string) error {
 }
 
 // ruleShard is the shard that holds a rule's row.
-func ruleShard(r sqlitefilter.Rule, n int) int {
+func ruleShard(r policy.Rule, n int) int {
 	if schema.InMemoryTable(r.Table) {
 		return 0
 	}

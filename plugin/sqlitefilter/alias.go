@@ -7,15 +7,16 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/upstream"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 )
 
-// serveAlias answers a query whose name Decide aliased (SPEC §3 step 4): the
+// serveAlias answers a query whose name Decide aliased : the
 // CNAME records of the chain, then what the server answers for the last
 // target and the same qtype, obtained by sending that question through the
 // whole plugin chain again (plugin/pkg/upstream), so that cache, forward and
 // this plugin's own rules apply to the target as to any query. A CNAME
 // query gets the first CNAME alone, as from an authoritative server.
-func (f *SQLiteFilter) serveAlias(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, v Verdict) (int, error) {
+func (f *SQLiteFilter) serveAlias(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, v policy.Verdict) (int, error) {
 	q := r.Question[0]
 	cnames := make([]dns.RR, 0, len(v.Aliases))
 	owner := q.Name
@@ -41,7 +42,7 @@ func (f *SQLiteFilter) serveAlias(ctx context.Context, w dns.ResponseWriter, r *
 	// the loop counter only stops a recursion through other plugins (or a
 	// database edit between the two decisions) from going on for ever.
 	loop, _ := ctx.Value(dnsserver.LoopKey{}).(int)
-	if loop > MaxAliasChain {
+	if loop > policy.MaxAliasChain {
 		return dns.RcodeServerFailure, nil
 	}
 	ctx = context.WithValue(ctx, dnsserver.LoopKey{}, loop+1)

@@ -3,13 +3,16 @@ package sqlitefilter
 import (
 	"hash/maphash"
 	"sync"
+
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 )
 
 // verdictCache remembers recent verdicts by canonical name. An entry is
 // served only while the store, its generation and the in-memory rules (the
 // regex set, rebuilt by the loader after a change) are the ones it was decided
 // under: Generation changes with every committed change Refresh notices (and
-// with every file swap, which also brings a new *Store), so a cached verdict
+// with every file swap, which also brings a new *store.Store), so a cached verdict
 // is never older than one refresh interval and the cache needs no flushing.
 //
 // It is split into shards, each with its own lock, so that concurrent queries
@@ -30,10 +33,10 @@ type cacheShard struct {
 }
 
 type cacheEntry struct {
-	store *Store
+	store *store.Store
 	gen   uint64
-	rules *rules // the in-memory rules (regex set) the verdict was decided with
-	v     Verdict
+	rules *loaded // the in-memory rules (regex set) the verdict was decided with
+	v     policy.Verdict
 }
 
 // cacheShards is the number of shards; a power of two well above the core
@@ -60,23 +63,23 @@ func (c *verdictCache) shard(name string) *cacheShard {
 
 // get returns the verdict cached for name under store s at generation gen
 // with the in-memory rules rs.
-func (c *verdictCache) get(s *Store, gen uint64, rs *rules, name string) (Verdict, bool) {
+func (c *verdictCache) get(s *store.Store, gen uint64, rs *loaded, name string) (policy.Verdict, bool) {
 	if c == nil {
-		return Verdict{}, false
+		return policy.Verdict{}, false
 	}
 	sh := c.shard(name)
 	sh.mu.Lock()
 	e, ok := sh.m[name]
 	sh.mu.Unlock()
 	if !ok || e.store != s || e.gen != gen || e.rules != rs {
-		return Verdict{}, false
+		return policy.Verdict{}, false
 	}
 	return e.v, true
 }
 
 // put remembers v as the verdict for name under store s at generation gen
 // with the in-memory rules rs.
-func (c *verdictCache) put(s *Store, gen uint64, rs *rules, name string, v Verdict) {
+func (c *verdictCache) put(s *store.Store, gen uint64, rs *loaded, name string, v policy.Verdict) {
 	if c == nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/metadata"
 	"github.com/coredns/coredns/request"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 )
 
 // decisionKey finds a request's decision in its context.
@@ -13,7 +14,7 @@ type decisionKey struct{}
 // decision is what ServeDNS decided for one request, kept for the metadata
 // labels, which the log and dnstap plugins read after the reply is written.
 type decision struct {
-	verdict Verdict
+	verdict policy.Verdict
 	err     error
 	decided bool
 }
@@ -35,7 +36,7 @@ func (f *SQLiteFilter) Metadata(ctx context.Context, state request.Request) cont
 		return d.verdict.Action.String()
 	})
 	metadata.SetValueFunc(ctx, pluginName+"/rule", func() string {
-		if !d.decided || d.err != nil || d.verdict.Action == ActionPass {
+		if !d.decided || d.err != nil || d.verdict.Action == policy.ActionPass {
 			return "-"
 		}
 		return d.verdict.Rule.String()
@@ -45,7 +46,7 @@ func (f *SQLiteFilter) Metadata(ctx context.Context, state request.Request) cont
 
 // record keeps the decision for the metadata labels, when the metadata plugin
 // asked for them.
-func record(ctx context.Context, v Verdict, err error) {
+func record(ctx context.Context, v policy.Verdict, err error) {
 	if d, ok := ctx.Value(decisionKey{}).(*decision); ok {
 		d.verdict, d.err, d.decided = v, err, true
 	}

@@ -3,9 +3,4 @@ package sqlitefilter
 // Ready implements ready.Readiness: the server is ready once the database is
 // open (every shard of a shard set), so the ready plugin (and a Kubernetes
 // readiness probe) holds traffic back until blocking can be enforced.
-func (f *SQLiteFilter) Ready() bool {
-	if f.sharded {
-		return f.shardsReady()
-	}
-	return f.store.Load() != nil
-}
+func (f *SQLiteFilter) Ready() bool { return f.files.open() }

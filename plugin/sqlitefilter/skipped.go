@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sqlitefilter/sqlitefilter/schema"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 )
 
 // maxReported bounds how many skipped rows are remembered as reported. Past
@@ -14,19 +14,19 @@ import (
 const maxReported = 10000
 
 // skipReporter logs each unusable row once and counts it in
-// rows_skipped_total (SPEC §2): rows loaded in memory are met at every
+// rows_skipped_total: rows loaded in memory are met at every
 // rebuild and alias rows at every query, and neither may flood the log.
 type skipReporter struct {
 	mu   sync.Mutex
-	seen map[Skipped]struct{}
+	seen map[policy.Skipped]struct{}
 }
 
 func newSkipReporter() *skipReporter {
-	return &skipReporter{seen: map[Skipped]struct{}{}}
+	return &skipReporter{seen: map[policy.Skipped]struct{}{}}
 }
 
 // report logs and counts s unless it was reported before.
-func (r *skipReporter) report(s Skipped, detail string) {
+func (r *skipReporter) report(s policy.Skipped, detail string) {
 	r.mu.Lock()
 	if _, ok := r.seen[s]; ok {
 		r.mu.Unlock()
@@ -45,10 +45,4 @@ func (r *skipReporter) report(s Skipped, detail string) {
 		detail = ": " + strings.TrimSuffix(detail, ": ")
 	}
 	log.Warningf("%s row %q skipped (%s)%s", s.Rule.Table.Name(), s.Rule.Key, s.Reason, detail)
-}
-
-// reportOverCap says once per table that rows beyond the cap are ignored.
-func (r *skipReporter) reportOverCap(t schema.Table, limit int, option string) {
-	r.report(Skipped{Rule: Rule{t, ""}, Reason: ReasonOverCap},
-		"the table has more than "+strconv.Itoa(limit)+" rows; only the first are used (raise "+option+")")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 )
 
 // statsInterval is the least time between two row estimates of a changing
@@ -41,8 +42,8 @@ func (f *SQLiteFilter) watch() {
 			// The Bloom filter follows the single store (a shard set is
 			// read without one): its first build starts at the first tick,
 			// so that start-up never waits for it.
-			if s := f.store.Load(); s != nil && !f.sharded {
-				f.keys.sync(s)
+			if s := f.files.first(); s != nil && !f.cfg.sharded() {
+				f.keys.Sync(s)
 			}
 		}
 	}
@@ -105,7 +106,7 @@ func (f *SQLiteFilter) open(d *dbFile) error {
 	if old != nil {
 		gen = old.Generation() + 1
 	}
-	s, err := OpenStore(d.path, StoreOptions{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond), Generation: gen})
+	s, err := store.Open(d.path, store.Options{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond), Generation: gen})
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func (f *SQLiteFilter) open(d *dbFile) error {
 		// still serves, so that queries move to the new data and its rules
 		// together. (At start nothing waits: the loader builds them. On a
 		// failure here the loader retries and logs it.)
-		if r, err := loadRules(s, &f.cfg, nil, f.skips); err == nil {
+		if r, err := f.loadRules(s, nil); err == nil {
 			f.rules.Store(r)
 		}
 	}
@@ -149,7 +150,7 @@ func (f *SQLiteFilter) reopen(d *dbFile) {
 	switch {
 	case d.store.Load() != nil:
 		err = fmt.Errorf("%w; answering from the data read last", err)
-	case f.sharded:
+	case f.cfg.sharded():
 		err = fmt.Errorf("%w; shard %d of %d: build the shards with `sqlitefilter split` or fix the Corefile; until every shard opens, queries that need this one are answered as on_error %s says and the server is not ready", err, d.shard, len(f.files), f.cfg.OnError)
 	default:
 		err = fmt.Errorf("%w; create it with `sqlitefilter init %s` or fix the path in the Corefile; until it opens, queries are answered as on_error %s says and the server is not ready", err, d.path, f.cfg.OnError)
@@ -159,7 +160,7 @@ func (f *SQLiteFilter) reopen(d *dbFile) {
 }
 
 // measure sets the row gauges of the store's tables.
-func (f *SQLiteFilter) measure(d *dbFile, s *Store) {
+func (f *SQLiteFilter) measure(d *dbFile, s *store.Store) {
 	rows, err := s.TableRows()
 	if err != nil {
 		f.failFile(d, err)

@@ -1,4 +1,4 @@
-package sqlitefilter
+package rules
 
 import (
 	"regexp/syntax"

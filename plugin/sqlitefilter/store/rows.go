@@ -1,4 +1,4 @@
-package sqlitefilter
+package store
 
 import (
 	"fmt"
@@ -22,9 +22,9 @@ func (s *Store) TableRows() (map[schema.Table]int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errClosed
+		return nil, ErrClosed
 	}
-	stat1, err := queryInt(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1'")
+	stat1, err := QueryInt(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1'")
 	if err != nil {
 		return nil, fmt.Errorf("estimate rows of %s: %w", s.path, err)
 	}
@@ -40,7 +40,7 @@ func (s *Store) TableRows() (map[schema.Table]int64, error) {
 			}
 		}
 		if !ok {
-			if n, err = queryInt(s.watcher, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d)", t.Name(), rowCountCap)); err != nil {
+			if n, err = QueryInt(s.watcher, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d)", t.Name(), rowCountCap)); err != nil {
 				return nil, fmt.Errorf("estimate rows of %s in %s: %w", t, s.path, err)
 			}
 		}
@@ -53,7 +53,7 @@ func (s *Store) TableRows() (map[schema.Table]int64, error) {
 // figure of each of its sqlite_stat1 rows is the number of entries of the
 // table or of one of its indexes, which is the number of rows.
 func (s *Store) analyzedRows(t schema.Table) (int64, bool, error) {
-	v, err := queryString(s.watcher, "SELECT coalesce(max(CAST(stat AS INTEGER)), -1) FROM sqlite_stat1 WHERE tbl = ?", t.Name())
+	v, err := QueryString(s.watcher, "SELECT coalesce(max(CAST(stat AS INTEGER)), -1) FROM sqlite_stat1 WHERE tbl = ?", t.Name())
 	if err != nil {
 		return 0, false, fmt.Errorf("estimate rows of %s in %s: %w", t, s.path, err)
 	}

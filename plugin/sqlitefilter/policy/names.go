@@ -1,8 +1,8 @@
-package sqlitefilter
+package policy
 
 import "github.com/miekg/dns"
 
-// Canonical returns name in the form rows are stored in (SPEC §1): ASCII lower
+// Canonical returns name in the form rows are stored in: ASCII lower
 // case, no trailing dot. Only ASCII is folded because names on the wire are
 // ASCII (IDNs arrive as punycode), so a 0x20-randomised query gets exactly the
 // verdict of its lower-case form.

@@ -1,4 +1,4 @@
-package sqlitefilter
+package store
 
 import (
 	"context"
@@ -10,10 +10,9 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-// AliasTarget implements Lookup: the Target_Domain of the domain_alias row
-// keyed by name. The statement is prepared on a connection's first alias
+// aliasTarget is the Target_Domain of the domain_alias row keyed by name. The statement is prepared on a connection's first alias
 // lookup, so databases without aliases never pay for it.
-func (src source) AliasTarget(name string) (string, bool, error) {
+func (src lent) aliasTarget(name string) (string, bool, error) {
 	if !src.s.present[schema.Alias] {
 		return "", false, nil
 	}

@@ -1,4 +1,7 @@
-package sqlitefilter
+// Package bloom keeps a key filter in front of a store: a split-block Bloom
+// filter over every key the decision probes, so that a name in no table costs
+// a few hundred nanoseconds instead of one SQLite probe per suffix and table.
+package bloom
 
 import (
 	"context"
@@ -12,10 +15,18 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-// keyFilter keeps a Bloom filter over every key of schema.LoggedTables in
+// Logger is where the filter says what it does (CoreDNS's plugin logger).
+type Logger interface {
+	Infof(format string, v ...any)
+	Warningf(format string, v ...any)
+}
+
+// KeyFilter keeps a Bloom filter over every key of schema.LoggedTables in
 // front of the store, so that the common query, a name in no table, costs a
 // few hundred nanoseconds instead of one SQLite probe per suffix per table.
 //
@@ -38,16 +49,17 @@ import (
 // Its size follows the row count estimated from the file size (cheap; never
 // COUNT(*)), corrected by the count the build made, and it is rebuilt when
 // the change log has doubled it.
-type keyFilter struct {
+type KeyFilter struct {
 	maxBytes int64
+	log      Logger
 	state    atomic.Pointer[filterState]
 
 	mu        sync.Mutex // serialises sync and the publication of a build
 	building  bool
-	builtFor  *Store        // store of the last build
+	builtFor  *store.Store  // store of the last build
 	lastBuild time.Time     // end of the last build
 	buildTook time.Duration // how long it took
-	skip      *Store        // store that gets no filter (too big, or not per-type)
+	skip      *store.Store  // store that gets no filter (too big, or not per-type)
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -55,8 +67,8 @@ type keyFilter struct {
 
 // filterState is a built filter for one store.
 type filterState struct {
-	store  *Store
-	b      *bloom
+	store  *store.Store
+	b      *filter
 	logged bool          // the database has the change log
 	lastID int64         // highest change-log id applied
 	schema int64         // PRAGMA schema_version at the build
@@ -80,18 +92,18 @@ const rowOverhead = 4
 // small database gains before the filter is rebuilt larger.
 const minFilterKeys = 1 << 16
 
-// newKeyFilter returns a filter manager capped at maxBytes, or nil (no filter)
+// New returns a filter manager capped at maxBytes, or nil (no filter)
 // when maxBytes is 0.
-func newKeyFilter(maxBytes int64) *keyFilter {
+func New(maxBytes int64, log Logger) *KeyFilter {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &keyFilter{maxBytes: maxBytes, stop: make(chan struct{})}
+	return &KeyFilter{maxBytes: maxBytes, log: log, stop: make(chan struct{})}
 }
 
-// wrap returns l behind the filter when the filter is complete for store s
+// Wrap returns l behind the filter when the filter is complete for store s
 // at generation gen, else l itself.
-func (k *keyFilter) wrap(s *Store, gen uint64, l Lookup, negatives *int) Lookup {
+func (k *KeyFilter) Wrap(s *store.Store, gen uint64, l policy.Lookup, negatives *int) policy.Lookup {
 	if k == nil {
 		return l
 	}
@@ -99,11 +111,11 @@ func (k *keyFilter) wrap(s *Store, gen uint64, l Lookup, negatives *int) Lookup 
 	if st == nil || st.store != s || st.gen.Load() != gen {
 		return l
 	}
-	return bloomLookup{l, st.b, negatives}
+	return filteredLookup{l, st.b, negatives}
 }
 
-// ready reports whether the filter is in use for store s now.
-func (k *keyFilter) ready(s *Store) bool {
+// Ready reports whether the filter is in use for store s now.
+func (k *KeyFilter) Ready(s *store.Store) bool {
 	if k == nil {
 		return false
 	}
@@ -111,15 +123,15 @@ func (k *keyFilter) ready(s *Store) bool {
 	return st != nil && st.store == s && st.gen.Load() == s.Generation()
 }
 
-// bloomLookup answers "absent" for a filtered table when the filter is sure,
+// filteredLookup answers "absent" for a filtered table when the filter is sure,
 // and asks the store otherwise.
-type bloomLookup struct {
-	Lookup
-	b         *bloom
+type filteredLookup struct {
+	policy.Lookup
+	b         *filter
 	negatives *int // probes answered by the filter alone, for the metrics
 }
 
-func (bl bloomLookup) Has(t schema.Table, key string) (bool, error) {
+func (bl filteredLookup) Has(t schema.Table, key string) (bool, error) {
 	if filtered[t] && !bl.b.mayContain(key) {
 		*bl.negatives++
 		return false, nil
@@ -127,7 +139,7 @@ func (bl bloomLookup) Has(t schema.Table, key string) (bool, error) {
 	return bl.Lookup.Has(t, key)
 }
 
-func (bl bloomLookup) AliasTarget(name string) (string, bool, error) {
+func (bl filteredLookup) AliasTarget(name string) (string, bool, error) {
 	if !bl.b.mayContain(name) {
 		*bl.negatives++
 		return "", false, nil
@@ -135,9 +147,9 @@ func (bl bloomLookup) AliasTarget(name string) (string, bool, error) {
 	return bl.Lookup.AliasTarget(name)
 }
 
-// sync brings the filter in step with store s after a Refresh: it applies the
+// Sync brings the filter in step with store s after a Refresh: it applies the
 // change log, or starts a (re)build. It is cheap when nothing changed.
-func (k *keyFilter) sync(s *Store) {
+func (k *KeyFilter) Sync(s *store.Store) {
 	if k == nil {
 		return
 	}
@@ -157,7 +169,7 @@ func (k *keyFilter) sync(s *Store) {
 				}
 				return
 			}
-			log.Infof("%s: Bloom filter off until rebuilt: %v", s.path, err)
+			k.log.Infof("%s: Bloom filter off until rebuilt: %v", s.Path(), err)
 		}
 		// Stale for good: free it now, so that a rebuild never holds two.
 		k.state.Store(nil)
@@ -172,7 +184,7 @@ func (k *keyFilter) sync(s *Store) {
 
 // startBuild starts building a filter for s, sized for at least n keys,
 // unless a build is running. Called with k.mu held.
-func (k *keyFilter) startBuild(s *Store, n int64) {
+func (k *KeyFilter) startBuild(s *store.Store, n int64) {
 	if k.building || k.skip == s {
 		return
 	}
@@ -190,17 +202,17 @@ func (k *keyFilter) startBuild(s *Store, n int64) {
 		}
 		if err != nil {
 			if !errors.Is(err, errStopped) {
-				log.Warningf("%s: Bloom filter not built, SQLite answers every probe: %v", s.path, err)
+				k.log.Warningf("%s: Bloom filter not built, SQLite answers every probe: %v", s.Path(), err)
 			}
 			return
 		}
 		k.state.Store(st)
 		if st.logged {
 			if err := k.catchUp(st, s.Generation()); err != nil {
-				log.Infof("%s: Bloom filter off until rebuilt: %v", s.path, err)
+				k.log.Infof("%s: Bloom filter off until rebuilt: %v", s.Path(), err)
 			}
 		}
-		log.Infof("%s: Bloom filter ready: %d keys, %.1f MB, built in %s", s.path, st.b.added.Load(), float64(st.b.sizeBytes())/(1<<20), k.buildTook.Round(time.Millisecond))
+		k.log.Infof("%s: Bloom filter ready: %d keys, %.1f MB, built in %s", s.Path(), st.b.added.Load(), float64(st.b.sizeBytes())/(1<<20), k.buildTook.Round(time.Millisecond))
 	}()
 }
 
@@ -211,18 +223,18 @@ var (
 )
 
 // build scans every filtered table of s into a new filter.
-func (k *keyFilter) build(s *Store, atLeast int64) (*filterState, error) {
-	if s.layout != schema.PerType {
+func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
+	if s.Layout() != schema.PerType {
 		return nil, errLayout
 	}
 	gen := s.Generation()
 	st := &filterState{store: s}
 	var est int64
-	err := s.withWatcher(func(c *sqlite3.SQLiteConn) error {
+	err := s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
 		var err error
 		// Read before the check: a trigger dropped and created again around
 		// a bulk load changes it, and catchUp then asks for a rebuild.
-		if st.schema, err = queryInt(c, "PRAGMA schema_version"); err != nil {
+		if st.schema, err = store.QueryInt(c, "PRAGMA schema_version"); err != nil {
 			return err
 		}
 		if st.logged, err = hasChangeLog(c); err != nil {
@@ -233,7 +245,7 @@ func (k *keyFilter) build(s *Store, atLeast int64) (*filterState, error) {
 				return err
 			}
 		}
-		est, err = estimateKeys(c, s.present)
+		est, err = estimateKeys(c, s)
 		return err
 	})
 	if err != nil {
@@ -244,9 +256,9 @@ func (k *keyFilter) build(s *Store, atLeast int64) (*filterState, error) {
 		if need := bloomBytes(n); need > k.maxBytes {
 			return nil, fmt.Errorf("a filter for ~%d keys needs %.1f MB, %w (%.1f MB)", n, float64(need)/(1<<20), errTooBig, float64(k.maxBytes)/(1<<20))
 		}
-		st.b = newBloom(n)
+		st.b = newFilter(n)
 		for _, t := range schema.LoggedTables {
-			if !s.present[t] {
+			if !s.Present(t) {
 				continue
 			}
 			if err := k.scan(s, t, st.b); err != nil {
@@ -272,7 +284,7 @@ const scanChunk = 16384
 // scan adds every key of table t of s to b, in key order, one chunk per
 // statement, each on the store's watcher connection between two Refresh
 // calls, which wait for at most one chunk.
-func (k *keyFilter) scan(s *Store, t schema.Table, b *bloom) error {
+func (k *KeyFilter) scan(s *store.Store, t schema.Table, b *filter) error {
 	first := fmt.Sprintf("SELECT %[2]s FROM %[1]s ORDER BY %[2]s LIMIT %[3]d", t.Name(), t.KeyColumn(), scanChunk)
 	next := fmt.Sprintf("SELECT %[2]s FROM %[1]s WHERE %[2]s > ?1 ORDER BY %[2]s LIMIT %[3]d", t.Name(), t.KeyColumn(), scanChunk)
 	var args []driver.NamedValue
@@ -285,7 +297,7 @@ func (k *keyFilter) scan(s *Store, t schema.Table, b *bloom) error {
 		default:
 		}
 		n := 0
-		err := s.withWatcher(func(c *sqlite3.SQLiteConn) error {
+		err := s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
 			rows, err := c.QueryContext(context.Background(), q, args)
 			if err != nil {
 				return err
@@ -323,12 +335,12 @@ func (k *keyFilter) scan(s *Store, t schema.Table, b *bloom) error {
 // catchUp adds the keys logged since st.lastID and marks the filter complete
 // for gen, which the caller read before calling: every commit that gen
 // reflects is in the log by now. Called with k.mu held.
-func (k *keyFilter) catchUp(st *filterState, gen uint64) error {
-	return st.store.withWatcher(func(c *sqlite3.SQLiteConn) error { return k.readLog(c, st, gen) })
+func (k *KeyFilter) catchUp(st *filterState, gen uint64) error {
+	return st.store.WithWatcher(func(c *sqlite3.SQLiteConn) error { return k.readLog(c, st, gen) })
 }
 
 // readLog is catchUp on the watcher connection.
-func (k *keyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) (err error) {
+func (k *KeyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) (err error) {
 	// One read transaction, so that the checks and the read see one state of
 	// the log even while the writer trims it.
 	if _, err := c.Exec("BEGIN", nil); err != nil {
@@ -339,7 +351,7 @@ func (k *keyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) 
 			err = fmt.Errorf("read change log: %w", cerr)
 		}
 	}()
-	if v, err := queryInt(c, "PRAGMA schema_version"); err != nil {
+	if v, err := store.QueryInt(c, "PRAGMA schema_version"); err != nil {
 		return fmt.Errorf("read change log: %w", err)
 	} else if v != st.schema {
 		return errors.New("the schema changed (were the change log's triggers dropped?)")
@@ -352,7 +364,7 @@ func (k *keyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) 
 		return fmt.Errorf("change log was reset (last id %d, now %d)", st.lastID, seq)
 	}
 	if seq > st.lastID {
-		lo, err := queryInt(c, "SELECT coalesce(min(id), ?1 + 1) FROM "+schema.ChangeLog, seq)
+		lo, err := store.QueryInt(c, "SELECT coalesce(min(id), ?1 + 1) FROM "+schema.ChangeLog, seq)
 		if err != nil {
 			return fmt.Errorf("read change log: %w", err)
 		}
@@ -390,12 +402,12 @@ func (k *keyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) 
 // table that exists: the log table exists and every such table is a table
 // (not a view over the normalized layout) with both triggers.
 func hasChangeLog(c *sqlite3.SQLiteConn) (bool, error) {
-	n, err := queryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", schema.ChangeLog)
+	n, err := store.QueryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", schema.ChangeLog)
 	if err != nil || n == 0 {
 		return false, err
 	}
 	for _, t := range schema.LoggedTables {
-		kind, err := queryString(c, "SELECT coalesce(max(type), '') FROM sqlite_schema WHERE name = ?", t.Name())
+		kind, err := store.QueryString(c, "SELECT coalesce(max(type), '') FROM sqlite_schema WHERE name = ?", t.Name())
 		if err != nil {
 			return false, err
 		}
@@ -407,7 +419,7 @@ func hasChangeLog(c *sqlite3.SQLiteConn) (bool, error) {
 			return false, nil
 		}
 		for _, trig := range schema.ChangeLogTriggers(t) {
-			n, err := queryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?1 AND tbl_name = ?2", trig, t.Name())
+			n, err := store.QueryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?1 AND tbl_name = ?2", trig, t.Name())
 			if err != nil || n == 0 {
 				return false, err
 			}
@@ -418,7 +430,7 @@ func hasChangeLog(c *sqlite3.SQLiteConn) (bool, error) {
 
 // changeLogSeq is the highest id the change log ever handed out.
 func changeLogSeq(c *sqlite3.SQLiteConn) (int64, error) {
-	n, err := queryInt(c, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?1", schema.ChangeLog)
+	n, err := store.QueryInt(c, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?1", schema.ChangeLog)
 	if err != nil {
 		return 0, fmt.Errorf("read change log: %w", err)
 	}
@@ -427,21 +439,21 @@ func changeLogSeq(c *sqlite3.SQLiteConn) (int64, error) {
 
 // estimateKeys estimates the keys in the file from its size and the mean
 // length of a sample of keys: cheap at any size, where COUNT(*) is O(rows).
-func estimateKeys(c *sqlite3.SQLiteConn, present [schema.NumTables]bool) (int64, error) {
-	pages, err := queryInt(c, "PRAGMA page_count")
+func estimateKeys(c *sqlite3.SQLiteConn, s *store.Store) (int64, error) {
+	pages, err := store.QueryInt(c, "PRAGMA page_count")
 	if err != nil {
 		return 0, fmt.Errorf("estimate rows: %w", err)
 	}
-	size, err := queryInt(c, "PRAGMA page_size")
+	size, err := store.QueryInt(c, "PRAGMA page_size")
 	if err != nil {
 		return 0, fmt.Errorf("estimate rows: %w", err)
 	}
 	keyLen := int64(8)
 	for _, t := range schema.LoggedTables {
-		if !present[t] {
+		if !s.Present(t) {
 			continue
 		}
-		n, err := queryInt(c, fmt.Sprintf("SELECT coalesce(CAST(avg(length(%[2]s)) AS INTEGER), 0) FROM (SELECT %[2]s FROM %[1]s LIMIT 1000)", t.Name(), t.KeyColumn()))
+		n, err := store.QueryInt(c, fmt.Sprintf("SELECT coalesce(CAST(avg(length(%[2]s)) AS INTEGER), 0) FROM (SELECT %[2]s FROM %[1]s LIMIT 1000)", t.Name(), t.KeyColumn()))
 		if err != nil {
 			return 0, fmt.Errorf("estimate rows: %w", err)
 		}
@@ -450,20 +462,8 @@ func estimateKeys(c *sqlite3.SQLiteConn, present [schema.NumTables]bool) (int64,
 	return pages * size / (keyLen + rowOverhead), nil
 }
 
-// withWatcher runs fn on the store's watcher connection, which is outside
-// the pool and outside any transaction, under the lock Refresh takes (as
-// TableRows does): the filter opens no connection of its own.
-func (s *Store) withWatcher(fn func(*sqlite3.SQLiteConn) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
-	return fn(s.watcher)
-}
-
-// close stops a running build and releases the filter.
-func (k *keyFilter) close() {
+// Close stops a running build and releases the filter.
+func (k *KeyFilter) Close() {
 	if k == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package sqlitefilter
+package rules
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-// RegexSet is every block_regex pattern compiled once (SPEC §3 step 2). A
+// RegexSet is every block_regex pattern compiled once. A
 // name is matched in one pass of an Aho–Corasick automaton over the literals
 // the patterns require (prefilter.go); only the patterns whose literal
 // occurs in the name, plus the few patterns without a usable literal, run

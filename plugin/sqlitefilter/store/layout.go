@@ -1,4 +1,4 @@
-package sqlitefilter
+package store
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 
 // detectLayout reads which layout the database has (schema.DetectQuery).
 func detectLayout(c *sqlite3.SQLiteConn) (schema.Layout, error) {
-	s, err := queryString(c, schema.DetectQuery)
+	s, err := QueryString(c, schema.DetectQuery)
 	if err != nil {
 		return 0, fmt.Errorf("detect layout: %w", err)
 	}
@@ -21,7 +21,7 @@ func detectLayout(c *sqlite3.SQLiteConn) (schema.Layout, error) {
 // database it reads the table; on a normalized one it goes to domains and
 // records directly with a scalar subquery rather than through the legacy
 // view: SQLite re-prepares the view's JOIN on every execution, and the
-// subquery form measured ~2× faster (research/sqlite-bench.md §B). Both give
+// subquery form measured ~2× faster. Both give
 // the same answer as the view, so verdicts do not depend on the layout.
 func lookupQuery(l schema.Layout, t schema.Table) string {
 	if l == schema.Normalized {

@@ -1,4 +1,4 @@
-package sqlitefilter
+package store
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string)) (mo
 	q := fmt.Sprintf("SELECT %s FROM %s LIMIT ?", cols, t.Name())
 	c, ok := s.conns.get()
 	if !ok {
-		return false, errClosed
+		return false, ErrClosed
 	}
 	defer s.conns.put(c)
 	if err := s.renew(c); err != nil {

@@ -1,4 +1,4 @@
-package sqlitefilter
+package bloom
 
 import (
 	"math/bits"
@@ -10,7 +10,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// bloom is a split-block Bloom filter (the layout Parquet and Impala use):
+// filter is a split-block Bloom filter (the layout Parquet and Impala use):
 // a key's hash picks one 32-byte block, and sets one bit in each of the
 // block's eight 32-bit words. A check therefore touches a single cache line,
 // where a classic Bloom filter with k = 7 touches seven: ~1 cache miss per
@@ -20,7 +20,7 @@ import (
 // Bits are set with atomic OR and read with atomic loads (plain loads on
 // amd64 and arm64), so keys can be added while queries read the filter,
 // without a lock.
-type bloom struct {
+type filter struct {
 	words  []uint32 // 8 per block
 	blocks uint64
 	added  atomic.Int64 // keys added, for re-sizing
@@ -43,32 +43,32 @@ func bloomBytes(n int64) int64 {
 	return blocks * bloomBlockBytes
 }
 
-// newBloom returns an empty filter sized for n keys.
+// newFilter returns an empty filter sized for n keys.
 //
 // The bit array is mapped outside the Go heap: on the heap, a 150 MB filter
 // would let the garbage collector grow the heap to twice that (GOGC=100)
 // before collecting the garbage the build makes, so RSS would be ~2× the
 // filter. It is unmapped by a finalizer once no query holds the filter.
-func newBloom(n int64) *bloom {
+func newFilter(n int64) *filter {
 	blocks := bloomBytes(n) / bloomBlockBytes
-	b := &bloom{blocks: uint64(blocks)}
+	b := &filter{blocks: uint64(blocks)}
 	mem, err := syscall.Mmap(-1, 0, int(blocks*bloomBlockBytes), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		b.words = make([]uint32, blocks*8)
 		return b
 	}
 	b.words = unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), blocks*8)
-	runtime.SetFinalizer(b, func(*bloom) { syscall.Munmap(mem) })
+	runtime.SetFinalizer(b, func(*filter) { syscall.Munmap(mem) })
 	return b
 }
 
 // sizeBytes is the memory the filter's bit array takes.
-func (b *bloom) sizeBytes() int64 { return int64(len(b.words)) * 4 }
+func (b *filter) sizeBytes() int64 { return int64(len(b.words)) * 4 }
 
 // capacity is the number of keys the filter was sized for.
-func (b *bloom) capacity() int64 { return int64(b.blocks) * bloomBlockBytes * 8 / bloomBitsPerKey }
+func (b *filter) capacity() int64 { return int64(b.blocks) * bloomBlockBytes * 8 / bloomBitsPerKey }
 
-func (b *bloom) block(h uint64) []uint32 {
+func (b *filter) block(h uint64) []uint32 {
 	// Lemire's multiply-shift maps the high half of h onto [0, blocks)
 	// without a division.
 	hi, _ := bits.Mul64(h, b.blocks)
@@ -79,7 +79,7 @@ func (b *bloom) block(h uint64) []uint32 {
 // add inserts a key, ASCII-folded to lower case first: rows should be stored
 // canonical, but a column compared with NOCASE would match a query for the
 // lower-case form, and the filter must never under-report.
-func (b *bloom) add(key []byte) {
+func (b *filter) add(key []byte) {
 	h := hashFolded(key)
 	blk := b.block(h)
 	lo := uint32(h)
@@ -91,13 +91,13 @@ func (b *bloom) add(key []byte) {
 }
 
 // addString is add for a key the driver returned as a string.
-func (b *bloom) addString(key string) {
+func (b *filter) addString(key string) {
 	b.add(unsafe.Slice(unsafe.StringData(key), len(key)))
 }
 
 // mayContain reports whether key may have been added; false is certain. The
 // key must already be canonical (lower case), as query names are.
-func (b *bloom) mayContain(key string) bool {
+func (b *filter) mayContain(key string) bool {
 	h := xxhash.Sum64String(key)
 	blk := b.block(h)
 	lo := uint32(h)

@@ -1,12 +1,12 @@
-package sqlitefilter
+// Package store reads sqlitefilter databases: a Store is one file opened
+// read-only as a pool of connections with the lookup statements prepared,
+// following the changes committed to it; Shards and Router read a rule
+// database split over several files as one.
+package store
 
 import (
-	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -48,8 +48,8 @@ type Store struct {
 	closed      bool
 }
 
-// StoreOptions tune how a Store opens its database.
-type StoreOptions struct {
+// Options tune how a Store opens its database.
+type Options struct {
 	Pool          int // connections; at least 1
 	BusyTimeoutMS int // how long a lookup waits for a writer's lock
 	// Generation is the store's first generation. A store that replaces
@@ -58,20 +58,9 @@ type StoreOptions struct {
 	Generation uint64
 }
 
-// conn is one pooled connection and its prepared statements.
-type conn struct {
-	c     *sqlite3.SQLiteConn
-	has   [schema.NumTables]*sqlite3.SQLiteStmt
-	alias *sqlite3.SQLiteStmt // domain_alias target lookup, prepared on first use (store_alias.go)
-	args  []driver.NamedValue
-	dest  []driver.Value
-	gen   uint64 // generation of the snapshot this connection holds
-	inTxn bool
-}
-
-// OpenStore opens path read-only with a pool of connections. It fails when the
+// Open opens path read-only with a pool of connections. It fails when the
 // file does not exist, is not a SQLite database, or cannot be read.
-func OpenStore(path string, opts StoreOptions) (*Store, error) {
+func Open(path string, opts Options) (*Store, error) {
 	if opts.Pool < 1 {
 		return nil, fmt.Errorf("open %s: pool must be at least 1, got %d", path, opts.Pool)
 	}
@@ -108,30 +97,10 @@ func OpenStore(path string, opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-func openConn(path string, busyMS int) (*sqlite3.SQLiteConn, error) {
-	// mode=ro: the plugin never writes. _mutex=no: a pooled connection is used
-	// by one goroutine at a time, so SQLite's own mutex is pure cost.
-	dsn := fmt.Sprintf("file:%s?mode=ro&cache=private&_mutex=no&_busy_timeout=%d", (&url.URL{Path: path}).EscapedPath(), busyMS)
-	dc, err := (&sqlite3.SQLiteDriver{}).Open(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	c := dc.(*sqlite3.SQLiteConn)
-	// Reading through a memory map (up to SQLite's compiled-in cap, 2 GB)
-	// spares each connection copying pages into its own page cache: with it
-	// a pool of 32 probes as fast as a pool of 2, and the memory is the OS
-	// page cache, shared by the whole pool (issue 5, test/bench/README.md).
-	if _, err := c.Exec("PRAGMA mmap_size=1099511627776", nil); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return c, nil
-}
-
 // inspect reads the journal mode and which tables exist. It fails when the
 // file is not a database.
 func (s *Store) inspect() error {
-	mode, err := queryString(s.watcher, "PRAGMA journal_mode")
+	mode, err := QueryString(s.watcher, "PRAGMA journal_mode")
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
@@ -140,13 +109,13 @@ func (s *Store) inspect() error {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	for _, t := range schema.Tables {
-		n, err := queryInt(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type IN ('table','view') AND name = ?", t.Name())
+		n, err := QueryInt(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type IN ('table','view') AND name = ?", t.Name())
 		if err != nil {
 			return fmt.Errorf("open %s: %w", s.path, err)
 		}
 		s.present[t] = n != 0
 	}
-	if s.dataVersion, err = queryInt(s.watcher, "PRAGMA data_version"); err != nil {
+	if s.dataVersion, err = QueryInt(s.watcher, "PRAGMA data_version"); err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	return nil
@@ -202,56 +171,11 @@ func (s *Store) Missing() []schema.Table {
 	return out
 }
 
-func (s *Store) newConn(busyMS int) (*conn, error) {
-	sc, err := openConn(s.path, busyMS)
-	if err != nil {
-		return nil, err
-	}
-	c := &conn{c: sc, args: make([]driver.NamedValue, 1), dest: make([]driver.Value, 1)}
-	c.args[0].Ordinal = 1
-	for _, t := range schema.Tables {
-		if !s.present[t] {
-			continue
-		}
-		q := lookupQuery(s.layout, t)
-		st, err := sc.Prepare(q)
-		if err != nil {
-			c.close()
-			return nil, fmt.Errorf("open %s: prepare %q: %w", s.path, q, err)
-		}
-		c.has[t] = st.(*sqlite3.SQLiteStmt)
-	}
-	return c, nil
-}
+// ErrClosed is returned by lookups on a closed store.
+var ErrClosed = errors.New("sqlitefilter: store closed")
 
-func (c *conn) close() {
-	for _, st := range c.has {
-		if st != nil {
-			st.Close()
-		}
-	}
-	if c.alias != nil {
-		c.alias.Close()
-	}
-	c.c.Close()
-}
-
-// errClosed is returned by lookups on a closed store.
-var errClosed = errors.New("sqlitefilter: store closed")
-
-// View runs fn with a Lookup backed by one pooled connection, holding a
-// snapshot no older than the last Refresh.
-func (s *Store) View(fn func(Lookup) error) error {
-	c, ok := s.conns.get()
-	if !ok {
-		return errClosed
-	}
-	defer s.conns.put(c)
-	if err := s.renew(c); err != nil {
-		return err
-	}
-	return fn(source{s, c})
-}
+// ErrNotOpen is the error of a lookup in a shard whose file was never opened.
+var ErrNotOpen = errors.New("sqlitefilter: database not open")
 
 // renew gives the connection a snapshot of the current generation.
 func (s *Store) renew(c *conn) error {
@@ -273,54 +197,6 @@ func (s *Store) renew(c *conn) error {
 	return nil
 }
 
-func (c *conn) endTxn() error {
-	if !c.inTxn {
-		return nil
-	}
-	c.inTxn = false
-	if _, err := c.c.Exec("COMMIT", nil); err != nil {
-		return fmt.Errorf("end read: %w", err)
-	}
-	return nil
-}
-
-type source struct {
-	s *Store
-	c *conn
-}
-
-func (src source) Has(t schema.Table, key string) (bool, error) {
-	st := src.c.has[t]
-	if st == nil {
-		return false, nil
-	}
-	return src.c.exists(st, key)
-}
-
-// exists runs a prepared one-row probe. context.Background keeps the driver
-// from starting a cancellation goroutine per statement.
-func (c *conn) exists(st *sqlite3.SQLiteStmt, key string) (bool, error) {
-	c.args[0].Value = key
-	rows, err := st.QueryContext(context.Background(), c.args)
-	if err != nil {
-		return false, err
-	}
-	err = rows.Next(c.dest)
-	if cerr := rows.Close(); err == nil || err == io.EOF {
-		if cerr != nil {
-			return false, cerr
-		}
-	}
-	switch err {
-	case nil:
-		return true, nil
-	case io.EOF:
-		return false, nil
-	default:
-		return false, err
-	}
-}
-
 // Refresh checks whether another connection committed since the last call and,
 // if so, starts a new generation: pooled connections renew their snapshot
 // before their next lookup, and idle ones release theirs now. It reports
@@ -329,9 +205,9 @@ func (s *Store) Refresh() (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false, errClosed
+		return false, ErrClosed
 	}
-	dv, err := queryInt(s.watcher, "PRAGMA data_version")
+	dv, err := QueryInt(s.watcher, "PRAGMA data_version")
 	if err != nil {
 		return false, fmt.Errorf("check %s for changes: %w", s.path, err)
 	}
@@ -342,7 +218,7 @@ func (s *Store) Refresh() (bool, error) {
 	// The journal mode may have changed with the data: a file swapped in
 	// with --replace is in rollback-journal mode until the operator turns
 	// it to WAL, and lookups get fast from then on without a reopen.
-	if mode, err := queryString(s.watcher, "PRAGMA journal_mode"); err == nil {
+	if mode, err := QueryString(s.watcher, "PRAGMA journal_mode"); err == nil {
 		s.wal.Store(mode == "wal")
 	}
 	s.gen.Add(1)
@@ -377,39 +253,21 @@ func (s *Store) Close() error {
 	return s.watcher.Close()
 }
 
-// queryString runs a query returning one value and formats it as text.
-func queryString(c *sqlite3.SQLiteConn, q string, args ...any) (string, error) {
-	nv := make([]driver.NamedValue, len(args))
-	for i, a := range args {
-		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
-	}
-	rows, err := c.QueryContext(context.Background(), q, nv)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	dest := make([]driver.Value, 1)
-	if err := rows.Next(dest); err != nil {
-		if err == io.EOF {
-			return "", fmt.Errorf("%s: no rows", q)
-		}
-		return "", err
-	}
-	switch v := dest[0].(type) {
-	case []byte:
-		return string(v), nil
-	default:
-		return fmt.Sprint(v), nil
-	}
-}
+// Path is the file the store opened.
+func (s *Store) Path() string { return s.path }
 
-// queryInt runs a query returning one whole number.
-func queryInt(c *sqlite3.SQLiteConn, q string, args ...any) (int64, error) {
-	s, err := queryString(c, q, args...)
-	if err != nil {
-		return 0, err
+// Present reports whether the database has table t (a table or a view).
+func (s *Store) Present(t schema.Table) bool { return s.present[t] }
+
+// WithWatcher runs fn on the store's own connection, which is outside the
+// pool and outside any transaction, under the lock Refresh takes (as
+// TableRows does): background readers such as a key filter's build need no
+// connection of their own.
+func (s *Store) WithWatcher(fn func(*sqlite3.SQLiteConn) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
 	}
-	var n int64
-	_, err = fmt.Sscan(s, &n)
-	return n, err
+	return fn(s.watcher)
 }

@@ -1,69 +1,8 @@
-package sqlitefilter
+package policy
 
 import (
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
-
-// Action is what the decision does with a query.
-type Action uint8
-
-// The actions of SPEC §3, in the vocabulary of the acl plugin.
-const (
-	ActionPass          Action = iota // no rule: the next plugin answers
-	ActionAllow                       // an allow row exempts the name from every block and alias
-	ActionBlock                       // answered as blocked (SPEC §4)
-	ActionBlockUpstream               // sent to the block upstream
-	ActionAlias                       // answered with a CNAME chain to Verdict.Target
-	ActionAliasFail                   // an alias chain loops, is too long or makes an invalid name: SERVFAIL
-)
-
-var actionNames = [...]string{"pass", "allow", "block", "block_upstream", "alias", "alias_fail"}
-
-func (a Action) String() string { return actionNames[a] }
-
-// MaxAliasChain is how many alias rows one query may follow (SPEC §3 step 4).
-const MaxAliasChain = 8
-
-// Rule names the row that decided a verdict.
-type Rule struct {
-	Table schema.Table
-	Key   string // the row's domain, pattern or source
-}
-
-func (r Rule) String() string { return r.Table.Name() + " " + r.Key }
-
-// Hop is one alias row followed: Rule is the domain_alias row, Name the name
-// it produced (the sub-labels of the aliased name kept in front of the target).
-type Hop struct {
-	Rule Rule
-	Name string
-}
-
-// Skipped is a row the decision met but could not use (SPEC §2): it acted as
-// if the row were absent. The caller reports it.
-type Skipped struct {
-	Rule   Rule
-	Reason string
-	Value  string // the unusable value, such as the alias target, when not the key
-}
-
-// Verdict is the decision for one name.
-type Verdict struct {
-	Action Action
-	// Rule is the row that decided: for ActionAlias the last alias row
-	// followed; when an alias target is blocked or sent to the block
-	// upstream, the row that matched the target (Aliases says how we got
-	// there); for ActionAliasFail the alias row that closed the loop or
-	// overran the chain. Zero for ActionPass.
-	Rule Rule
-	// Aliases are the alias rows followed, in order, before the final
-	// decision; empty when the query name was not aliased.
-	Aliases []Hop
-	// Target is the name the chain ends at when Aliases is not empty.
-	Target string
-	// Skipped lists unusable rows met on the way.
-	Skipped []Skipped
-}
 
 // Lookup answers the questions the decision asks of the rows stored in the
 // database, one key at a time. A Lookup is used by one goroutine at a time.
@@ -76,7 +15,7 @@ type Lookup interface {
 }
 
 // Source is everything the decision reads: the rows in the database and the
-// block_regex patterns, which are matched in memory (see regex.go).
+// block_regex patterns, which are matched in memory.
 type Source interface {
 	Lookup
 	// MatchRegex returns a block_regex pattern that matches name.
@@ -91,7 +30,7 @@ type step struct {
 	action Action
 }
 
-// SPEC §3 in order: allow beats every block, a block beats the block
+// The steps in order: allow beats every block, a block beats the block
 // upstream; the regex step sits between wildcard and block upstream and is
 // not a table probe (see decideName).
 var (
@@ -100,7 +39,7 @@ var (
 	upstreamStep = step{schema.DNSBlock, true, ActionBlockUpstream}
 )
 
-// Decide returns the verdict for a canonical name (SPEC §3). It knows nothing
+// Decide returns the verdict for a canonical name. It knows nothing
 // of DNS messages, so the admin command's explain shares this code path with
 // the server.
 //

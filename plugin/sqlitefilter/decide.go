@@ -1,0 +1,67 @@
+package sqlitefilter
+
+import (
+	"fmt"
+
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
+)
+
+// decide runs policy.Decide over the files as they are now, with the regex
+// set of rs (none while it is being built). Each probe goes to its key's
+// file (one file is a set of one shard) on a pooled connection taken on the
+// first probe there, so a decision the key filter or the verdict cache
+// answers never touches SQLite.
+//
+// A file that is not open fails only the decisions that probe it (and shard
+// 0, whose in-memory rules every decision uses, fails them all): on_error
+// applies to those. A store closed under the lookup has just been replaced
+// by the watcher: the decision runs again on its successor, so a swap fails
+// no query.
+func (f *SQLiteFilter) decide(name string, rs *loaded, ds *decideStats) (policy.Verdict, error) {
+	for {
+		s0 := f.files.first()
+		if s0 == nil {
+			if f.cfg.sharded() {
+				return policy.Verdict{}, fmt.Errorf("shard 0: %w", store.ErrNotOpen)
+			}
+			return policy.Verdict{}, store.ErrNotOpen
+		}
+		if rs != nil && rs.store != s0 {
+			rs = nil // read from the file this store replaced
+		}
+		// Read before any snapshot is taken, so a verdict is never filed
+		// under a generation older than the data it was decided on. A
+		// cached verdict is served only for the store, generation and
+		// in-memory rules it was decided with (cache.go).
+		gen := f.files.generation()
+		if v, ok := f.cache.get(s0, gen, rs, name); ok {
+			ds.cached = true
+			return v, nil
+		}
+		r := store.NewRouter(f.files)
+		src := rules.Source{Lookup: r}
+		if rs != nil {
+			src.Regex = rs.set.Regex
+		}
+		if !f.cfg.sharded() {
+			// Trusted only for the generation it was read in: a new alias
+			// row is never missed because of it. Of a shard set, shard 0
+			// knowing no alias says nothing of the other shards.
+			src.NoAliases = rs != nil && rs.set.NoAliases && rs.gen == s0.Generation()
+			// The key filter follows the single file (shard sets are read
+			// without one).
+			src.Lookup = f.keys.Wrap(s0, gen, r, &ds.bloomNegatives)
+		}
+		v, err := policy.Decide(src, name)
+		r.Release()
+		if r.Replaced(err) {
+			continue
+		}
+		if err == nil {
+			f.cache.put(s0, gen, rs, name, v)
+		}
+		return v, err
+	}
+}

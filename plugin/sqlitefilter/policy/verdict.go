@@ -1,0 +1,82 @@
+// Package policy is the decision of sqlitefilter: which rule applies to a
+// name, in which order, and what the query gets. It knows nothing of DNS
+// messages nor of SQLite: it asks a Source, so the server and the admin
+// command's explain share one code path.
+package policy
+
+import (
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+// Action is what the decision does with a query.
+type Action uint8
+
+// The actions of a decision, in the vocabulary of the acl plugin.
+const (
+	ActionPass          Action = iota // no rule: the next plugin answers
+	ActionAllow                       // an allow row exempts the name from every block and alias
+	ActionBlock                       // answered as blocked (the block_response option says how)
+	ActionBlockUpstream               // sent to the block upstream
+	ActionAlias                       // answered with a CNAME chain to Verdict.Target
+	ActionAliasFail                   // an alias chain loops, is too long or makes an invalid name: SERVFAIL
+)
+
+var actionNames = [...]string{"pass", "allow", "block", "block_upstream", "alias", "alias_fail"}
+
+func (a Action) String() string { return actionNames[a] }
+
+// MaxAliasChain is how many alias rows one query may follow; a longer chain
+// answers SERVFAIL.
+const MaxAliasChain = 8
+
+// Rule names the row that decided a verdict.
+type Rule struct {
+	Table schema.Table
+	Key   string // the row's domain, pattern or source
+}
+
+func (r Rule) String() string { return r.Table.Name() + " " + r.Key }
+
+// Hop is one alias row followed: Rule is the domain_alias row, Name the name
+// it produced (the sub-labels of the aliased name kept in front of the target).
+type Hop struct {
+	Rule Rule
+	Name string
+}
+
+// Skipped is a row the decision met but could not use: it acted as if the
+// row were absent, and the caller reports it (a bad row never stops the
+// server).
+type Skipped struct {
+	Rule   Rule
+	Reason string
+	Value  string // the unusable value, such as the alias target, when not the key
+}
+
+// Verdict is the decision for one name.
+type Verdict struct {
+	Action Action
+	// Rule is the row that decided: for ActionAlias the last alias row
+	// followed; when an alias target is blocked or sent to the block
+	// upstream, the row that matched the target (Aliases says how we got
+	// there); for ActionAliasFail the alias row that closed the loop or
+	// overran the chain. Zero for ActionPass.
+	Rule Rule
+	// Aliases are the alias rows followed, in order, before the final
+	// decision; empty when the query name was not aliased.
+	Aliases []Hop
+	// Target is the name the chain ends at when Aliases is not empty.
+	Target string
+	// Skipped lists unusable rows met on the way.
+	Skipped []Skipped
+}
+
+
+// The reasons a row is skipped, the reason label of rows_skipped_total.
+const (
+	ReasonBadPattern  = "bad_pattern"  // block_regex: does not compile
+	ReasonBadAddress  = "bad_address"  // ip_rewrite_*: source or target does not parse
+	ReasonWrongFamily = "wrong_family" // ip_rewrite_*: an address of the other family
+	ReasonDuplicate   = "duplicate"    // ip_rewrite_*: another text form of a source already read
+	ReasonBadTarget   = "bad_target"   // domain_alias: the target is not a host name
+	ReasonOverCap     = "over_cap"     // the table has more rows than the configured cap
+)

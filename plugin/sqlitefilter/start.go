@@ -1,0 +1,84 @@
+package sqlitefilter
+
+import (
+	"fmt"
+
+	"github.com/coredns/caddy"
+)
+
+// Start opens the database and starts watching it. At the server's start, a
+// database that cannot be opened does not stop the server: the watcher keeps
+// trying every refresh interval, queries meanwhile follow on_error, and Ready
+// stays false, so a Kubernetes readiness probe holds traffic back until the
+// file arrives (an init container or a sidecar may still be writing it). At a
+// Corefile reload it fails the reload instead, so the running configuration
+// keeps serving rather than a new one that cannot filter.
+func (f *SQLiteFilter) Start() error {
+	if caddy.Started() {
+		if err := f.openAll(); err != nil {
+			return fmt.Errorf("%w; the reload is refused and the running configuration keeps serving", err)
+		}
+	} else if f.resolvePattern() {
+		for _, d := range f.files {
+			f.reopen(d)
+		}
+	}
+	f.stop = make(chan struct{})
+	f.kick = make(chan struct{}, 1)
+	f.done.Add(2)
+	go f.watch()
+	go f.load()
+	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
+		if u != nil {
+			u.start()
+		}
+	}
+	return nil
+}
+
+// Stop stops watching and closes the database.
+func (f *SQLiteFilter) Stop() error {
+	if f.stop == nil {
+		return nil
+	}
+	close(f.stop)
+	f.done.Wait()
+	f.keys.Close()
+	f.stop = nil
+	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
+		if u != nil {
+			u.stop()
+		}
+	}
+	f.rules.Store(nil)
+	var first error
+	for _, d := range f.files {
+		if s := d.store.Swap(nil); s != nil {
+			if err := s.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// openAll opens every file, or none: on a failure it closes those it opened.
+func (f *SQLiteFilter) openAll() error {
+	if f.cfg.ShardPattern != "" {
+		if _, err := f.matchPattern(); err != nil {
+			return err
+		}
+		f.resolvePattern()
+	}
+	for _, d := range f.files {
+		if err := f.open(d); err != nil {
+			for _, d := range f.files {
+				if s := d.store.Swap(nil); s != nil {
+					s.Close()
+				}
+			}
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// conn is one pooled connection and its prepared statements.
+type conn struct {
+	c     *sqlite3.SQLiteConn
+	has   [schema.NumTables]*sqlite3.SQLiteStmt
+	alias *sqlite3.SQLiteStmt // domain_alias target lookup, prepared on first use (store_alias.go)
+	args  []driver.NamedValue
+	dest  []driver.Value
+	gen   uint64 // generation of the snapshot this connection holds
+	inTxn bool
+}
+
+func openConn(path string, busyMS int) (*sqlite3.SQLiteConn, error) {
+	// mode=ro: the plugin never writes. _mutex=no: a pooled connection is used
+	// by one goroutine at a time, so SQLite's own mutex is pure cost.
+	dsn := fmt.Sprintf("file:%s?mode=ro&cache=private&_mutex=no&_busy_timeout=%d", (&url.URL{Path: path}).EscapedPath(), busyMS)
+	dc, err := (&sqlite3.SQLiteDriver{}).Open(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	c := dc.(*sqlite3.SQLiteConn)
+	// Reading through a memory map (up to SQLite's compiled-in cap, 2 GB)
+	// spares each connection copying pages into its own page cache: with it
+	// a pool of 32 probes as fast as a pool of 2, and the memory is the OS
+	// page cache, shared by the whole pool (measured in test/bench/README.md).
+	if _, err := c.Exec("PRAGMA mmap_size=1099511627776", nil); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (s *Store) newConn(busyMS int) (*conn, error) {
+	sc, err := openConn(s.path, busyMS)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{c: sc, args: make([]driver.NamedValue, 1), dest: make([]driver.Value, 1)}
+	c.args[0].Ordinal = 1
+	for _, t := range schema.Tables {
+		if !s.present[t] {
+			continue
+		}
+		q := lookupQuery(s.layout, t)
+		st, err := sc.Prepare(q)
+		if err != nil {
+			c.close()
+			return nil, fmt.Errorf("open %s: prepare %q: %w", s.path, q, err)
+		}
+		c.has[t] = st.(*sqlite3.SQLiteStmt)
+	}
+	return c, nil
+}
+
+func (c *conn) close() {
+	for _, st := range c.has {
+		if st != nil {
+			st.Close()
+		}
+	}
+	if c.alias != nil {
+		c.alias.Close()
+	}
+	c.c.Close()
+}
+
+func (c *conn) endTxn() error {
+	if !c.inTxn {
+		return nil
+	}
+	c.inTxn = false
+	if _, err := c.c.Exec("COMMIT", nil); err != nil {
+		return fmt.Errorf("end read: %w", err)
+	}
+	return nil
+}
+
+// has reports whether table t holds key.
+func (src lent) has(t schema.Table, key string) (bool, error) {
+	st := src.c.has[t]
+	if st == nil {
+		return false, nil
+	}
+	return src.c.exists(st, key)
+}
+
+// exists runs a prepared one-row probe. context.Background keeps the driver
+// from starting a cancellation goroutine per statement.
+func (c *conn) exists(st *sqlite3.SQLiteStmt, key string) (bool, error) {
+	c.args[0].Value = key
+	rows, err := st.QueryContext(context.Background(), c.args)
+	if err != nil {
+		return false, err
+	}
+	err = rows.Next(c.dest)
+	if cerr := rows.Close(); err == nil || err == io.EOF {
+		if cerr != nil {
+			return false, cerr
+		}
+	}
+	switch err {
+	case nil:
+		return true, nil
+	case io.EOF:
+		return false, nil
+	default:
+		return false, err
+	}
+}
