@@ -7,6 +7,7 @@ package policy
 import (
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
+
 // Action is what the decision does with a query.
 type Action uint8
 
@@ -69,7 +70,6 @@ type Verdict struct {
 	// Skipped lists unusable rows met on the way.
 	Skipped []Skipped
 }
-
 
 // The reasons a row is skipped, the reason label of rows_skipped_total.
 const (

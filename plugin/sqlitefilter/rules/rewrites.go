@@ -126,4 +126,3 @@ func (r *AddrRewrites) Lookup(a netip.Addr) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
-
