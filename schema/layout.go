@@ -5,11 +5,12 @@ import (
 	"fmt"
 )
 
-// Layout is how a database stores its rules (SPEC §2).
+// Layout is how a database stores its rules.
 type Layout uint8
 
 const (
-	// PerType has one WITHOUT ROWID table per rule type, named as in SPEC §2.
+	// PerType has one WITHOUT ROWID table per rule type, under the names the
+	// original system used (block_exact, fqdn_dns_allow, …).
 	PerType Layout = iota
 	// Normalized has domains + records, and views with the per-type names.
 	Normalized

@@ -3,7 +3,7 @@ package schema
 // Table is one kind of rule, named after the per-type table that holds it.
 type Table uint8
 
-// The rule tables of SPEC §2, in the order the decision consults them.
+// The rule tables, in the order the decision consults them.
 const (
 	Allow         Table = iota // fqdn_dns_allow
 	BlockExact                 // block_exact

@@ -6,7 +6,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// BlockResponse is how a blocked name is answered (SPEC §4).
+// BlockResponse is how a blocked name is answered.
 type BlockResponse uint8
 
 // The block responses.
