@@ -54,6 +54,10 @@ func (f *SQLiteFilter) serveAlias(ctx context.Context, w dns.ResponseWriter, r *
 		return dns.RcodeServerFailure, nil
 	}
 	m.Rcode = res.Rcode
+	// A truncated answer for the target makes the whole answer truncated,
+	// so that the client asks again over TCP rather than take the CNAMEs
+	// alone for the answer.
+	m.Truncated = res.Truncated
 	m.Answer = append(cnames, res.Answer...)
 	m.Ns = res.Ns
 	echoEDNS(m, r)

@@ -3,6 +3,8 @@ package sqlitefilter
 import (
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/miekg/dns"
 
@@ -25,23 +27,39 @@ func (w *rewriteWriter) WriteMsg(m *dns.Msg) error {
 		return w.ResponseWriter.WriteMsg(m)
 	}
 	m = m.Copy()
-	n := 0
+	var changed []dns.RR_Header // owner and type of every rewritten record
 	for _, rr := range m.Answer {
 		switch rr := rr.(type) {
 		case *dns.A:
 			if to, ok := w.lookupA(rr.A); ok {
-				rr.A, n = net.IP(to.AsSlice()), n+1
+				rr.A, changed = net.IP(to.AsSlice()), append(changed, rr.Hdr)
 			}
 		case *dns.AAAA:
 			if to, ok := w.lookupAAAA(rr.AAAA); ok {
-				rr.AAAA, n = net.IP(to.AsSlice()), n+1
+				rr.AAAA, changed = net.IP(to.AsSlice()), append(changed, rr.Hdr)
 			}
 		}
 	}
+	// The answer is no longer what the zone signed: it must not claim to
+	// be validated, and the signatures of the changed RRsets, which no
+	// longer verify, go with the data they signed.
+	m.AuthenticatedData = false
+	m.Answer = dropSignatures(m.Answer, changed)
 	if w.n != nil {
-		w.n(n)
+		w.n(len(changed))
 	}
 	return w.ResponseWriter.WriteMsg(m)
+}
+
+// dropSignatures removes the RRSIG records that cover an RRset of changed
+// (same owner, covered type).
+func dropSignatures(answer []dns.RR, changed []dns.RR_Header) []dns.RR {
+	return slices.DeleteFunc(answer, func(rr dns.RR) bool {
+		sig, ok := rr.(*dns.RRSIG)
+		return ok && slices.ContainsFunc(changed, func(h dns.RR_Header) bool {
+			return h.Rrtype == sig.TypeCovered && strings.EqualFold(h.Name, sig.Hdr.Name)
+		})
+	})
 }
 
 func (w *rewriteWriter) needed(m *dns.Msg) bool {

@@ -74,7 +74,7 @@ func (f *SQLiteFilter) Name() string { return pluginName }
 
 // ServeDNS implements plugin.Handler.
 func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
-	if len(r.Question) != 1 || r.Opcode != dns.OpcodeQuery || r.Question[0].Qclass != dns.ClassINET {
+	if len(r.Question) != 1 || r.Opcode != dns.OpcodeQuery || !decidedClass(r.Question[0].Qclass) {
 		return plugin.NextOrFailure(f.Name(), f.Next, ctx, w, r)
 	}
 	state := request.Request{W: w, Req: r}
@@ -127,6 +127,12 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	}
 	return plugin.NextOrFailure(f.Name(), f.Next, ctx, f.rewriter(ctx, w, rs), r)
 }
+
+// decidedClass reports whether queries of class c are decided. Class ANY
+// asks for the records of every class, IN among them, so a blocked name must
+// not come back through it; CHAOS and HESIOD hold no names of the Internet
+// (version.bind, id.server) and pass unchanged.
+func decidedClass(c uint16) bool { return c == dns.ClassINET || c == dns.ClassANY }
 
 // serveBlocked writes the blocked answer. The reply is written,
 // even when it is REFUSED, so the server must not write another.
