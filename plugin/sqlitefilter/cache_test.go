@@ -4,18 +4,20 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 func TestCacheServesOnlyWhatItWasFilledUnder(t *testing.T) {
-	s1, s2 := &Store{}, &Store{}
-	r1, r2 := &rules{}, &rules{}
-	block := Verdict{Action: ActionBlock, Rule: Rule{schema.BlockExact, "ads.example.com"}}
+	s1, s2 := &store.Store{}, &store.Store{}
+	r1, r2 := &loaded{}, &loaded{}
+	block := policy.Verdict{Action: policy.ActionBlock, Rule: policy.Rule{Table: schema.BlockExact, Key: "ads.example.com"}}
 	tests := []struct {
 		name   string
-		store  *Store
+		store  *store.Store
 		gen    uint64
-		rules  *rules
+		rules  *loaded
 		wantOK bool
 	}{
 		{"same store, generation and rules", s1, 7, r1, true},
@@ -39,9 +41,9 @@ func TestCacheServesOnlyWhatItWasFilledUnder(t *testing.T) {
 func TestCacheStaysWithinItsSize(t *testing.T) {
 	const size = 1000
 	c := newVerdictCache(size)
-	s := &Store{}
+	s := &store.Store{}
 	for i := range 50 * size {
-		c.put(s, 1, nil, fmt.Sprintf("n%d.example", i), Verdict{})
+		c.put(s, 1, nil, fmt.Sprintf("n%d.example", i), policy.Verdict{})
 	}
 	n := 0
 	for i := range c.shards {
@@ -58,8 +60,8 @@ func TestCacheStaysWithinItsSize(t *testing.T) {
 
 func TestZeroSizeCacheIsOff(t *testing.T) {
 	c := newVerdictCache(0)
-	s := &Store{}
-	c.put(s, 1, nil, "a.example", Verdict{Action: ActionBlock})
+	s := &store.Store{}
+	c.put(s, 1, nil, "a.example", policy.Verdict{Action: policy.ActionBlock})
 	if _, ok := c.get(s, 1, nil, "a.example"); ok {
 		t.Fatal("a cache of size 0 served a verdict")
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -127,9 +129,9 @@ func benchFilter(b *testing.B, cacheSize int, bloomMax int64, pool int) *SQLiteF
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.Stop() })
-	f.keys.sync(f.store.Load()) // the first tick would start the build
+	f.keys.Sync(f.files.first()) // the first tick would start the build
 	if bloomMax > 0 {
-		for !f.keys.ready(f.store.Load()) {
+		for !f.keys.Ready(f.files.first()) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
@@ -154,7 +156,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", m.name, map[bool]string{true: "hit", false: "miss"}[hit]), func(b *testing.B) {
 				f := benchFilter(b, m.cache, m.bloom, 1)
 				names := benchNames(hit, benchRows())
-				want := map[bool]Action{true: ActionBlock, false: ActionPass}[hit]
+				want := map[bool]policy.Action{true: policy.ActionBlock, false: policy.ActionPass}[hit]
 				for _, n := range names { // warms SQLite's pages and the cache
 					if v, err := f.decide(n, f.currentRules(), new(decideStats)); err != nil || v.Action != want {
 						b.Fatalf("decide(%s) = %v, %v; want %v", n, v, err, want)
@@ -193,19 +195,20 @@ func BenchmarkDecideParallel(b *testing.B) {
 }
 
 // BenchmarkSuffixWalk compares the two ways to find the longest suffix of a
-// 5-label name in block_wildcard on one raw connection: one prepared
-// statement per suffix (what Store does), or one statement with every
-// suffix in an IN list.
+// 5-label name in block_wildcard: one prepared statement per suffix, the
+// store's probe through a decision's Router (what a decision does), or one
+// statement with every suffix in an IN list on a raw connection opened and
+// holding a snapshot as the store's are.
 func BenchmarkSuffixWalk(b *testing.B) {
 	f := benchFilter(b, 0, 0, 1)
-	s := f.store.Load()
+	set := store.Shards{f.files.first()}
 	for _, hit := range []bool{true, false} {
 		names := benchNames(hit, benchRows())
 		b.Run(fmt.Sprintf("per-suffix/%s", map[bool]string{true: "hit", false: "miss"}[hit]), func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				s.View(func(src Lookup) error {
-					_, ok, err := probe(src, step{schema.BlockWildcard, true, ActionBlock}, names[i&(len(names)-1)])
+				store.View(set, func(l policy.Lookup) error {
+					ok, err := inSuffixes(l, schema.BlockWildcard, names[i&(len(names)-1)])
 					if err != nil || ok != hit {
 						b.Fatalf("probe = %v, %v; want %v", ok, err, hit)
 					}
@@ -214,27 +217,21 @@ func BenchmarkSuffixWalk(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("in-list/%s", map[bool]string{true: "hit", false: "miss"}[hit]), func(b *testing.B) {
-			c := s.all[0]
-			st, err := c.c.Prepare("SELECT Domain FROM block_wildcard WHERE Domain IN (?1, ?2, ?3, ?4, ?5) ORDER BY length(Domain) DESC LIMIT 1")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			raw := st.(*sqlite3.SQLiteStmt)
+			p := openProbe(b, "cache=private", "PRAGMA mmap_size=1099511627776",
+				"SELECT Domain FROM block_wildcard WHERE Domain IN (?1, ?2, ?3, ?4, ?5) ORDER BY length(Domain) DESC LIMIT 1")
 			args := make([]driver.NamedValue, 5)
-			dest := make([]driver.Value, 1)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				name := names[i&(len(names)-1)]
 				for j := range args {
 					args[j] = driver.NamedValue{Ordinal: j + 1, Value: name}
-					name, _ = Parent(name)
+					name, _ = policy.Parent(name)
 				}
-				rows, err := raw.QueryContext(context.Background(), args)
+				rows, err := p.st.QueryContext(context.Background(), args)
 				if err != nil {
 					b.Fatal(err)
 				}
-				err = rows.Next(dest)
+				err = rows.Next(p.dest)
 				rows.Close()
 				if (err == nil) != hit || (err != nil && err != io.EOF) {
 					b.Fatalf("in-list = %v; want hit=%v", err, hit)
@@ -244,11 +241,77 @@ func BenchmarkSuffixWalk(b *testing.B) {
 	}
 }
 
-// BenchmarkProbeModes compares open modes for the pooled connections under
+// inSuffixes reports whether table t holds name or one of its parent
+// domains, probing the longest first, as the decision walks a suffix table.
+func inSuffixes(l policy.Lookup, t schema.Table, name string) (bool, error) {
+	for s, more := name, true; more; s, more = policy.Parent(s) {
+		if ok, err := l.Has(t, s); err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// rawProbe is a read-only connection to the benchmark database, outside any
+// Store, with one prepared query.
+type rawProbe struct {
+	c    *sqlite3.SQLiteConn
+	st   *sqlite3.SQLiteStmt
+	args []driver.NamedValue
+	dest []driver.Value
+}
+
+// openProbe opens a rawProbe with the DSN options dsn, runs pragma (unless
+// empty), holds a read transaction, as the Store does in WAL mode, and
+// prepares query. It is closed when the benchmark ends.
+func openProbe(b *testing.B, dsn, pragma, query string) *rawProbe {
+	b.Helper()
+	dc, err := (&sqlite3.SQLiteDriver{}).Open("file:" + benchPath(b) + "?mode=ro&_mutex=no&" + dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := dc.(*sqlite3.SQLiteConn)
+	if pragma != "" {
+		if _, err := c.Exec(pragma, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := c.Exec("BEGIN; SELECT 1 FROM block_exact LIMIT 1", nil); err != nil {
+		b.Fatal(err)
+	}
+	st, err := c.Prepare(query)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &rawProbe{c: c, st: st.(*sqlite3.SQLiteStmt), args: []driver.NamedValue{{Ordinal: 1}}, dest: make([]driver.Value, 1)}
+	b.Cleanup(func() {
+		p.st.Close()
+		c.Exec("COMMIT", nil)
+		c.Close()
+	})
+	return p
+}
+
+// exists runs the one-parameter query for key and reports whether it
+// returned a row.
+func (p *rawProbe) exists(key string) (bool, error) {
+	p.args[0].Value = key
+	rows, err := p.st.QueryContext(context.Background(), p.args)
+	if err != nil {
+		return false, err
+	}
+	err = rows.Next(p.dest)
+	rows.Close()
+	if err == io.EOF {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// BenchmarkProbeModes compares open modes for read-only connections under
 // parallel load (one exact probe per op, alternately hit and miss): the
 // private cache the Store uses, private with mmap, and shared cache.
 func BenchmarkProbeModes(b *testing.B) {
-	path := benchPath(b)
 	modes := []struct{ name, dsn, pragma string }{
 		{"private", "cache=private", ""},
 		{"private+mmap", "cache=private", "PRAGMA mmap_size=17179869184"},
@@ -257,37 +320,10 @@ func BenchmarkProbeModes(b *testing.B) {
 	for _, m := range modes {
 		for _, pool := range []int{1, 2, 4, 32} {
 			b.Run(fmt.Sprintf("%s/pool=%d", m.name, pool), func(b *testing.B) {
-				conns := make(chan *conn, pool)
+				conns := make(chan *rawProbe, pool)
 				for range pool {
-					dc, err := (&sqlite3.SQLiteDriver{}).Open("file:" + path + "?mode=ro&_mutex=no&" + m.dsn)
-					if err != nil {
-						b.Fatal(err)
-					}
-					sc := dc.(*sqlite3.SQLiteConn)
-					if m.pragma != "" {
-						if _, err := sc.Exec(m.pragma, nil); err != nil {
-							b.Fatal(err)
-						}
-					}
-					// Hold a read transaction, as the Store does in WAL mode.
-					if _, err := sc.Exec("BEGIN; SELECT 1 FROM block_exact LIMIT 1", nil); err != nil {
-						b.Fatal(err)
-					}
-					st, err := sc.Prepare("SELECT 1 FROM block_exact WHERE Domain = ? LIMIT 1")
-					if err != nil {
-						b.Fatal(err)
-					}
-					c := &conn{c: sc, args: []driver.NamedValue{{Ordinal: 1}}, dest: make([]driver.Value, 1)}
-					c.has[schema.BlockExact] = st.(*sqlite3.SQLiteStmt)
-					conns <- c
+					conns <- openProbe(b, m.dsn, m.pragma, "SELECT 1 FROM block_exact WHERE Domain = ? LIMIT 1")
 				}
-				b.Cleanup(func() {
-					for range pool {
-						c := <-conns
-						c.c.Exec("COMMIT", nil)
-						c.close()
-					}
-				})
 				rows := benchRows()
 				b.SetParallelism(8)
 				b.ResetTimer()
@@ -300,7 +336,7 @@ func BenchmarkProbeModes(b *testing.B) {
 							key = strings.Replace(key, "track", "miss", 1)
 						}
 						c := <-conns
-						c.exists(c.has[schema.BlockExact], key)
+						c.exists(key)
 						conns <- c
 					}
 				})

@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -16,7 +17,7 @@ import (
 // second query for a name is a cache hit, and a name in no table is answered
 // by the Bloom filter without SQLite.
 func TestCacheAndBloomMetrics(t *testing.T) {
-	path := perTypeDB(t, []Row{{Table: schema.BlockExact, Key: "ads.example.com"}})
+	path := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockExact("ads.example.com")...)
 	f := startFilter(t, path, 1<<20)
 	waitFilterReady(t, f)
 	f.Next = test.NextHandler(dns.RcodeSuccess, nil)

@@ -1,13 +1,13 @@
 package sqlitefilter
 
 import (
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
 
 	"github.com/miekg/dns"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -17,7 +17,7 @@ import (
 // go test -run - -bench ServeDNS ./plugin/sqlitefilter
 func BenchmarkServeDNS(b *testing.B) {
 	rows := rowsOf(wildcard("doubleclick.net"), exact("ads.example.com"), regexRows(`^track[0-9]+\.`))
-	benchServe(b, perTypeDB(b, rows))
+	benchServe(b, testkit.NewDB(b, schema.PerType, "wal", rows...))
 }
 
 func benchServe(b *testing.B, path string) {
@@ -45,7 +45,7 @@ func BenchmarkServeDNSShards(b *testing.B) {
 	for _, n := range []int{4, 16} {
 		for _, wal := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%d/wal=%t", n, wal), func(b *testing.B) {
-				pattern := splitDB(perTypeDB, n)(b, rows)
+				pattern := shardedDB(b, n, rows...)
 				if wal {
 					paths, _ := filepath.Glob(pattern)
 					for _, p := range paths {
@@ -62,16 +62,13 @@ func BenchmarkServeDNSShards(b *testing.B) {
 // rollback-journal mode, as split and import --replace write them.
 func BenchmarkServeDNSRollbackJournal(b *testing.B) {
 	rows := rowsOf(wildcard("doubleclick.net"), exact("ads.example.com"), regexRows(`^track[0-9]+\.`))
-	pattern := splitDB(perTypeDB, 1)(b, rows)
+	pattern := shardedDB(b, 1, rows...)
 	paths, _ := filepath.Glob(pattern)
 	benchServe(b, paths[0])
 }
 
 func walMode(b *testing.B, path string) {
-	db, err := sql.Open("sqlite3", schema.DSN(path, "mode=rw"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	db := testkit.OpenRW(b, path)
 	defer db.Close()
 	var mode string
 	if err := db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err != nil || mode != "wal" {

@@ -12,6 +12,8 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -102,47 +104,51 @@ func TestParseShardErrorsNameTheLine(t *testing.T) {
 	}
 }
 
-// splitDB returns a NewDBFunc that builds the database with newDB and
-// splits it into n shards with schema.Split, as the admin command's split
-// does; it returns the PATTERN of the shards, which the Corefile then names.
-func splitDB(newDB NewDBFunc, n int) NewDBFunc {
-	return func(t testing.TB, rows []Row) string {
-		t.Helper()
-		src := newDB(t, rows)
-		dir := t.TempDir()
-		var paths []string
-		for i := range n {
-			paths = append(paths, filepath.Join(dir, fmt.Sprintf("shard-%02d.db", i)))
-		}
-		if err := schema.Split(src, paths); err != nil {
-			t.Fatal(err)
-		}
-		return filepath.Join(dir, "shard-*.db")
+// splitShards splits the database src into n shards with schema.Split, as
+// the admin command's split does, and returns the PATTERN of the shards,
+// which the Corefile then names.
+func splitShards(t testing.TB, src string, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for i := range n {
+		paths = append(paths, filepath.Join(dir, fmt.Sprintf("shard-%02d.db", i)))
 	}
+	if err := schema.Split(src, paths); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "shard-*.db")
+}
+
+// shardedDB creates a per-type database holding rows and splits it into n
+// shards (splitShards).
+func shardedDB(t testing.TB, n int, rows ...testkit.Row) string {
+	t.Helper()
+	return splitShards(t, testkit.NewDB(t, schema.PerType, "wal", rows...), n)
 }
 
 // The conformance suite over 3 shards: every reply through ServeDNS is the
 // one the unsplit file gives (the suite's expected replies are the
 // single-file ones).
 func TestConformanceThreeShardsPerType(t *testing.T) {
-	runConformance(t, splitDB(perTypeDB, 3))
+	runConformance(t, schema.PerType, 3)
 }
 
 func TestConformanceThreeShardsNormalized(t *testing.T) {
-	runConformance(t, splitDB(normalizedDB, 3))
+	runConformance(t, schema.Normalized, 3)
 }
 
 // TestShardedServeDNSEqualsTheUnsplitFile asks the server over 1 to 16
 // shards every name of the shard corpus, and compares the replies with a
 // server on the unsplit file.
 func TestShardedServeDNSEqualsTheUnsplitFile(t *testing.T) {
-	rows, queries := shardCorpus()
-	single := newChain(t, perTypeDB(t, rows), "", false)
+	rows, queries := testkit.ShardCorpus()
+	single := newChain(t, testkit.NewDB(t, schema.PerType, "wal", rows...), "", false)
 	for _, n := range []int{2, 4, 16} {
 		t.Run(fmt.Sprintf("%d shards", n), func(t *testing.T) {
-			c := newChain(t, splitDB(perTypeDB, n)(t, rows), "", false)
-			if !c.f.sharded || len(c.f.files) != n {
-				t.Fatalf("sharded %t over %d files, want %d shards", c.f.sharded, len(c.f.files), n)
+			c := newChain(t, shardedDB(t, n, rows...), "", false)
+			if !c.f.cfg.sharded() || len(c.f.files) != n {
+				t.Fatalf("sharded %t over %d files, want %d shards", c.f.cfg.sharded(), len(c.f.files), n)
 			}
 			for _, q := range queries {
 				for _, qt := range []uint16{dns.TypeA, dns.TypeCNAME} {
@@ -162,7 +168,7 @@ func TestShardedServeDNSEqualsTheUnsplitFile(t *testing.T) {
 // files, is not ready and answers as on_error says; once every shard is
 // there it is ready and filters.
 func TestShardsArriveAfterStart(t *testing.T) {
-	src := perTypeDB(t, rowsOf(wildcard("doubleclick.net"), exact("ads.example.com")))
+	src := testkit.NewDB(t, schema.PerType, "wal", rowsOf(wildcard("doubleclick.net"), exact("ads.example.com"))...)
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.Path, cfg.ShardPattern, cfg.NumShards, cfg.Refresh = dir+"/shard-*.db", dir+"/shard-*.db", 4, 10*time.Millisecond
@@ -183,18 +189,16 @@ func TestShardsArriveAfterStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if f.Ready() || f.store.Load() != nil {
+	if f.Ready() || f.files.first() != nil {
 		t.Fatal("took up 3 files as a set of 4 shards")
 	}
 	if err := schema.Split(src, paths); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !f.Ready(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready once every shard is there")
-		}
+	if !testkit.Poll(10*time.Second, f.Ready) {
+		t.Fatal("not ready once every shard is there")
 	}
-	for name, want := range map[string]Action{"x.doubleclick.net": ActionBlock, "ads.example.com": ActionBlock, "www.example.com": ActionPass} {
+	for name, want := range map[string]policy.Action{"x.doubleclick.net": policy.ActionBlock, "ads.example.com": policy.ActionBlock, "www.example.com": policy.ActionPass} {
 		if v, err := f.decide(name, nil, new(decideStats)); err != nil || v.Action != want {
 			t.Errorf("%s: %+v, %v; want %s", name, v, err, want)
 		}
@@ -204,7 +208,7 @@ func TestShardsArriveAfterStart(t *testing.T) {
 // TestAMissingShardFailsOnlyTheDecisionsThatNeedIt: a decision that probes
 // a shard that is not open fails (on_error); the server is not ready.
 func TestAMissingShardFailsOnlyTheDecisionsThatNeedIt(t *testing.T) {
-	pattern := splitDB(perTypeDB, 4)(t, exact("ads.example.com"))
+	pattern := shardedDB(t, 4, exact("ads.example.com")...)
 	c := newChain(t, pattern, "refresh 1h", false)
 	// Take one shard away as if it had never opened.
 	var gone int
@@ -246,15 +250,15 @@ func TestAMissingShardFailsOnlyTheDecisionsThatNeedIt(t *testing.T) {
 // TestDataGenerationFollowsEveryShard: a change in any shard moves the
 // combined generation on.
 func TestDataGenerationFollowsEveryShard(t *testing.T) {
-	pattern := splitDB(perTypeDB, 3)(t, nil)
+	pattern := shardedDB(t, 3)
 	c := newChain(t, pattern, "refresh 1h", false)
 	for i, d := range c.f.files {
-		before := c.f.dataGeneration()
-		insertRows(t, d.path, exact(fmt.Sprintf("x%d.test", i)))
+		before := c.f.files.generation()
+		testkit.InsertRows(t, d.path, exact(fmt.Sprintf("x%d.test", i))...)
 		if changed, err := d.store.Load().Refresh(); err != nil || !changed {
 			t.Fatalf("shard %d: Refresh = %t, %v", i, changed, err)
 		}
-		if after := c.f.dataGeneration(); after <= before {
+		if after := c.f.files.generation(); after <= before {
 			t.Errorf("shard %d changed: generation %d, was %d", i, after, before)
 		}
 	}
@@ -265,8 +269,8 @@ func TestDataGenerationFollowsEveryShard(t *testing.T) {
 // shard's pool while holding another's could wait for ever on a decision
 // doing the reverse.
 func TestShardedDecisionsDoNotDeadlockOnSmallPools(t *testing.T) {
-	rows, queries := shardCorpus()
-	c := newChain(t, splitDB(perTypeDB, 4)(t, rows), "pool 1", false)
+	rows, queries := testkit.ShardCorpus()
+	c := newChain(t, shardedDB(t, 4, rows...), "pool 1", false)
 	done := make(chan error, 16)
 	for w := range 16 {
 		go func() {

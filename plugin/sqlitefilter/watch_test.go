@@ -2,7 +2,6 @@ package sqlitefilter
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +16,9 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -28,27 +30,7 @@ func newFilter(path string) *SQLiteFilter {
 	return New(cfg)
 }
 
-// buildDB makes a finished database at path in the journal mode given, with
-// the rows, closed cleanly: the file a swap renames into place.
-func buildDB(t *testing.T, path, journalMode string, statements ...string) {
-	t.Helper()
-	if err := schema.Create(path); err != nil {
-		t.Fatal(err)
-	}
-	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	w.SetMaxOpenConns(1)
-	for _, s := range append([]string{"PRAGMA journal_mode=" + journalMode}, statements...) {
-		if _, err := w.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
-func verdict(t *testing.T, f *SQLiteFilter, name string) Action {
+func verdict(t *testing.T, f *SQLiteFilter, name string) policy.Action {
 	t.Helper()
 	v, err := f.decide(name, nil, new(decideStats))
 	if err != nil {
@@ -71,71 +53,83 @@ func swapIn(t *testing.T, next, path string) {
 	}
 }
 
+// storeHas reports whether table t of s holds key, probed as a decision
+// probes it.
+func storeHas(s *store.Store, t schema.Table, key string) (bool, error) {
+	var ok bool
+	err := store.View(store.Shards{s}, func(l policy.Lookup) error {
+		var err error
+		ok, err = l.Has(t, key)
+		return err
+	})
+	return ok, err
+}
+
+// lookupErr is the error of a lookup in s: store.ErrClosed once s is closed.
+func lookupErr(s *store.Store) error {
+	_, err := storeHas(s, schema.BlockExact, "probe.example")
+	return err
+}
+
 func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 	for _, mode := range []string{"delete", "wal"} {
 		t.Run("new file in "+mode+" mode", func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "rules.db")
-			buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('old.example')`)
+			testkit.CreateDB(t, path, schema.PerType, "wal", exact("old.example")...)
 			f := newFilter(path)
 			f.open(f.files[0])
 			defer f.Stop()
 			// A writer leaves committed rows in the old file's -wal, and the
 			// filter's readers are attached to it during the swap.
-			w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.SetMaxOpenConns(1)
+			w := testkit.OpenRW(t, path)
 			if _, err := w.Exec(`PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('walonly.example')`); err != nil {
 				t.Fatal(err)
 			}
 			f.check(f.files[0])
-			if verdict(t, f, "walonly.example") != ActionBlock {
+			if verdict(t, f, "walonly.example") != policy.ActionBlock {
 				t.Fatal("row in the -wal not seen before the swap")
 			}
-			old := f.store.Load()
+			old := f.files.first()
 			gen := old.Generation()
 
 			next := filepath.Join(dir, "rules.db.new")
-			buildDB(t, next, mode, `INSERT INTO block_exact VALUES ('new.example')`)
+			testkit.CreateDB(t, next, schema.PerType, mode, exact("new.example")...)
 			w.Close() // the documented procedure: no writer on the old file
 			swapIn(t, next, path)
 			// A writer of the new file commits before the server takes it up,
 			// leaving the row in the new file's -wal: closing the old store
 			// must not touch that -wal, which has the old one's name.
-			w2, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
-			if err != nil {
-				t.Fatal(err)
-			}
+			w2 := testkit.OpenRW(t, path)
 			defer w2.Close()
-			w2.SetMaxOpenConns(1)
 			if _, err := w2.Exec(`PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('fresh.example')`); err != nil {
 				t.Fatal(err)
 			}
 			f.check(f.files[0])
-			fresh, err := OpenStore(path, StoreOptions{Pool: 1})
+			fresh, err := store.Open(path, store.Options{Pool: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !has(t, fresh, schema.BlockExact, "fresh.example") {
+			if ok, err := storeHas(fresh, schema.BlockExact, "fresh.example"); err != nil {
+				t.Fatal(err)
+			} else if !ok {
 				t.Error("a row in the new file's -wal is lost after the old store closed")
 			}
 			fresh.Close()
 
-			if f.store.Load() == old {
+			if f.files.first() == old {
 				t.Fatal("the filter still uses the old file")
 			}
-			if got := f.store.Load().Generation(); got <= gen {
+			if got := f.files.first().Generation(); got <= gen {
 				t.Errorf("generation %d after the swap, want more than %d", got, gen)
 			}
-			want := map[string]Action{"new.example": ActionBlock, "fresh.example": ActionBlock, "old.example": ActionPass, "walonly.example": ActionPass}
+			want := map[string]policy.Action{"new.example": policy.ActionBlock, "fresh.example": policy.ActionBlock, "old.example": policy.ActionPass, "walonly.example": policy.ActionPass}
 			for name, action := range want {
 				if got := verdict(t, f, name); got != action {
 					t.Errorf("%s: %s after the swap, want %s", name, got, action)
 				}
 			}
-			if err := old.View(func(Lookup) error { return nil }); err != errClosed {
+			if err := lookupErr(old); err != store.ErrClosed {
 				t.Errorf("old store not closed: %v", err)
 			}
 		})
@@ -145,48 +139,45 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 func TestSwapWithTheOldWALStillInPlaceIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.db")
-	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('old.example')`)
+	testkit.CreateDB(t, path, schema.PerType, "wal", exact("old.example")...)
 	f := newFilter(path)
 	f.open(f.files[0])
 	defer f.Stop()
-	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := testkit.OpenRW(t, path)
 	defer w.Close()
 	if _, err := w.Exec(`PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('walonly.example')`); err != nil {
 		t.Fatal(err)
 	}
 	f.check(f.files[0])
-	old := f.store.Load()
+	old := f.files.first()
 	next := filepath.Join(dir, "rules.db.new")
-	buildDB(t, next, "delete", `INSERT INTO block_exact VALUES ('new.example')`)
+	testkit.CreateDB(t, next, schema.PerType, "delete", exact("new.example")...)
 	if err := os.Rename(next, path); err != nil { // -wal and -shm left in place
 		t.Fatal(err)
 	}
 	errs := testutil.ToFloat64(watchErrorCount.WithLabelValues(path))
 	f.check(f.files[0])
-	if f.store.Load() != old {
+	if f.files.first() != old {
 		t.Fatal("opened a new file paired with the old file's -wal")
 	}
 	if got := testutil.ToFloat64(watchErrorCount.WithLabelValues(path)); got != errs+1 {
 		t.Errorf("database_errors_total %v, want %v", got, errs+1)
 	}
-	if verdict(t, f, "walonly.example") != ActionBlock {
+	if verdict(t, f, "walonly.example") != policy.ActionBlock {
 		t.Error("old data not served while the swap is refused")
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		os.Remove(path + suffix)
 	}
 	f.check(f.files[0])
-	if verdict(t, f, "new.example") != ActionBlock || verdict(t, f, "walonly.example") != ActionPass {
+	if verdict(t, f, "new.example") != policy.ActionBlock || verdict(t, f, "walonly.example") != policy.ActionPass {
 		t.Error("new file not taken up once the old -wal and -shm are gone")
 	}
 }
 
 func TestDeletedFileKeepsTheLastData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.db")
-	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
+	testkit.CreateDB(t, path, schema.PerType, "wal", exact("ads.example")...)
 	f := newFilter(path)
 	f.open(f.files[0])
 	defer f.Stop()
@@ -198,12 +189,12 @@ func TestDeletedFileKeepsTheLastData(t *testing.T) {
 	if got := testutil.ToFloat64(watchErrorCount.WithLabelValues(path)); got != errs+1 {
 		t.Errorf("database_errors_total %v, want %v", got, errs+1)
 	}
-	if !f.Ready() || verdict(t, f, "ads.example") != ActionBlock {
+	if !f.Ready() || verdict(t, f, "ads.example") != policy.ActionBlock {
 		t.Fatal("deleted file: last data not served")
 	}
-	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('back.example')`)
+	testkit.CreateDB(t, path, schema.PerType, "wal", exact("back.example")...)
 	f.check(f.files[0])
-	if verdict(t, f, "back.example") != ActionBlock || verdict(t, f, "ads.example") != ActionPass {
+	if verdict(t, f, "back.example") != policy.ActionBlock || verdict(t, f, "ads.example") != policy.ActionPass {
 		t.Fatal("new file not taken up after the old one was deleted")
 	}
 }
@@ -218,12 +209,12 @@ func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
 	if f.Ready() {
 		t.Fatal("ready without a database")
 	}
-	if _, err := f.decide("ads.example", nil, new(decideStats)); err != errNotOpen {
-		t.Fatalf("decide without a database: %v, want errNotOpen", err)
+	if _, err := f.decide("ads.example", nil, new(decideStats)); err != store.ErrNotOpen {
+		t.Fatalf("decide without a database: %v, want store.ErrNotOpen", err)
 	}
-	buildDB(t, path, "wal", `INSERT INTO block_exact VALUES ('ads.example')`)
+	testkit.CreateDB(t, path, schema.PerType, "wal", exact("ads.example")...)
 	f.check(f.files[0])
-	if !f.Ready() || verdict(t, f, "ads.example") != ActionBlock {
+	if !f.Ready() || verdict(t, f, "ads.example") != policy.ActionBlock {
 		t.Fatal("database not taken up once it appeared")
 	}
 }
@@ -261,7 +252,7 @@ func TestOnErrorWithoutDatabase(t *testing.T) {
 func TestSwapsFailNoConcurrentLookup(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.db")
-	buildDB(t, path, "delete", `INSERT INTO block_exact VALUES ('always.example')`)
+	testkit.CreateDB(t, path, schema.PerType, "delete", exact("always.example")...)
 	f := newFilter(path)
 	f.open(f.files[0])
 	defer f.Stop()
@@ -274,7 +265,7 @@ func TestSwapsFailNoConcurrentLookup(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				v, err := f.decide("always.example", nil, new(decideStats))
-				if err != nil || v.Action != ActionBlock {
+				if err != nil || v.Action != policy.ActionBlock {
 					failures.Add(1)
 				}
 			}
@@ -283,7 +274,7 @@ func TestSwapsFailNoConcurrentLookup(t *testing.T) {
 	for i := range 10 {
 		next := filepath.Join(dir, "next.db")
 		mode := []string{"delete", "wal"}[i%2]
-		buildDB(t, next, mode, `INSERT INTO block_exact VALUES ('always.example')`)
+		testkit.CreateDB(t, next, schema.PerType, mode, exact("always.example")...)
 		swapIn(t, next, path)
 		f.check(f.files[0])
 	}
@@ -296,10 +287,8 @@ func TestSwapsFailNoConcurrentLookup(t *testing.T) {
 
 func TestTableRowsFromAnalyzeOrCappedCount(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.db")
-	buildDB(t, path, "wal",
-		`INSERT INTO block_exact VALUES ('a.example'), ('b.example'), ('c.example')`,
-		`INSERT INTO block_wildcard VALUES ('w.example')`)
-	s, err := OpenStore(path, StoreOptions{Pool: 1})
+	testkit.CreateDB(t, path, schema.PerType, "wal", rowsOf(exact("a.example", "b.example", "c.example"), wildcard("w.example"))...)
+	s, err := store.Open(path, store.Options{Pool: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,15 +299,9 @@ func TestTableRowsFromAnalyzeOrCappedCount(t *testing.T) {
 	}
 	// After ANALYZE the statistics are used, even when they are stale: the
 	// two rows added after it are not counted.
-	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if _, err := w.Exec(`ANALYZE; INSERT INTO block_exact VALUES ('d.example'), ('e.example')`); err != nil {
-		t.Fatal(err)
-	}
-	s, err = OpenStore(path, StoreOptions{Pool: 1})
+	testkit.ExecSQL(t, path, "ANALYZE")
+	testkit.InsertRows(t, path, exact("d.example", "e.example")...)
+	s, err = store.Open(path, store.Options{Pool: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,14 +316,14 @@ func TestTableRowsFromAnalyzeOrCappedCount(t *testing.T) {
 func TestStopEndsTheWatcherAndClosesTheStore(t *testing.T) {
 	dir := t.TempDir()
 	present := filepath.Join(dir, "rules.db")
-	buildDB(t, present, "wal")
+	testkit.CreateDB(t, present, schema.PerType, "wal")
 	for _, path := range []string{present, filepath.Join(dir, "missing.db")} {
 		f := newFilter(path)
 		f.cfg.Refresh = 10 * time.Millisecond
 		if err := f.Start(); err != nil {
 			t.Fatalf("Start(%s): %v", path, err)
 		}
-		s := f.store.Load()
+		s := f.files.first()
 		time.Sleep(50 * time.Millisecond) // a few watcher rounds
 		if n := filterGoroutines(); n != 2 {
 			t.Errorf("%s: %d goroutines of the filter run, want the watcher and the loader", path, n)
@@ -352,7 +335,7 @@ func TestStopEndsTheWatcherAndClosesTheStore(t *testing.T) {
 			t.Errorf("%s: ready after Stop", path)
 		}
 		if s != nil {
-			if err := s.View(func(Lookup) error { return nil }); err != errClosed {
+			if err := lookupErr(s); err != store.ErrClosed {
 				t.Errorf("%s: store not closed by Stop: %v", path, err)
 			}
 		}
@@ -387,18 +370,18 @@ func filterGoroutines() int {
 func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.db")
-	buildDB(t, path, "wal", `INSERT INTO block_regex VALUES ('^old\.')`)
+	testkit.CreateDB(t, path, schema.PerType, "wal", regexRows(`^old\.`)...)
 	f := newFilter(path)
 	if err := f.open(f.files[0]); err != nil {
 		t.Fatal(err)
 	}
 	defer f.Stop()
-	r, err := loadRules(f.store.Load(), &f.cfg, nil, f.skips) // what the loader does
+	r, err := f.loadRules(f.files.first(), nil) // what the loader does
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.rules.Store(r)
-	decide := func(name string) Action {
+	decide := func(name string) policy.Action {
 		t.Helper()
 		v, err := f.decide(name, f.currentRules(), new(decideStats))
 		if err != nil {
@@ -406,17 +389,17 @@ func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
 		}
 		return v.Action
 	}
-	if decide("old.example") != ActionBlock {
+	if decide("old.example") != policy.ActionBlock {
 		t.Fatal("the old file's regex does not apply before the swap")
 	}
 	next := filepath.Join(dir, "next.db")
-	buildDB(t, next, "delete", `INSERT INTO block_regex VALUES ('^new\.')`)
+	testkit.CreateDB(t, next, schema.PerType, "delete", regexRows(`^new\.`)...)
 	swapIn(t, next, path)
 	f.check(f.files[0])
-	if got := decide("old.example"); got != ActionPass {
+	if got := decide("old.example"); got != policy.ActionPass {
 		t.Errorf("old.example: %s after the swap, want pass (the old file's regex)", got)
 	}
-	if got := decide("new.example"); got != ActionBlock {
+	if got := decide("new.example"); got != policy.ActionBlock {
 		t.Errorf("new.example: %s after the swap, want block by the new file's regex", got)
 	}
 }
@@ -426,21 +409,22 @@ func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
 func TestRowGaugesFollowTheFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.db")
-	buildDB(t, path, "wal", `INSERT INTO block_regex VALUES ('^a\.'), ('^b\.')`)
+	testkit.CreateDB(t, path, schema.PerType, "wal", regexRows(`^a\.`, `^b\.`)...)
 	f := newFilter(path)
 	if err := f.open(f.files[0]); err != nil {
 		t.Fatal(err)
 	}
 	defer f.Stop()
-	f.measure(f.files[0], f.store.Load())
+	f.measure(f.files[0], f.files.first())
 	if got := testutil.ToFloat64(tableRows.WithLabelValues(path, "block_regex")); got != 2 {
 		t.Fatalf("block_regex rows %v, want 2", got)
 	}
 	next := filepath.Join(dir, "next.db")
-	buildDB(t, next, "delete", `DROP TABLE block_regex`, `INSERT INTO block_exact VALUES ('x.example')`)
+	testkit.CreateDB(t, next, schema.PerType, "delete", exact("x.example")...)
+	testkit.ExecSQL(t, next, "DROP TABLE block_regex")
 	swapIn(t, next, path)
 	f.check(f.files[0])
-	f.measure(f.files[0], f.store.Load())
+	f.measure(f.files[0], f.files.first())
 	if tableRows.DeleteLabelValues(path, "block_regex") {
 		t.Error("the old file's block_regex figure is still exported")
 	}

@@ -1,4 +1,4 @@
-package sqlitefilter
+package store_test
 
 import (
 	"errors"
@@ -7,6 +7,9 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -24,8 +27,10 @@ func TestRollbackLookupWaitsForTheWriterWithinBusyTimeout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path, w := newTestDB(t, "delete")
-			s, err := OpenStore(path, StoreOptions{Pool: 1, BusyTimeoutMS: tc.busyMS})
+			path := testkit.NewDB(t, schema.PerType, "delete")
+			w := testkit.OpenRW(t, path)
+			defer w.Close()
+			s, err := store.Open(path, store.Options{Pool: 1, BusyTimeoutMS: tc.busyMS})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +48,7 @@ func TestRollbackLookupWaitsForTheWriterWithinBusyTimeout(t *testing.T) {
 				released <- err
 			}()
 			var found bool
-			err = s.View(func(src Lookup) error {
+			err = store.View(store.Shards{s}, func(src policy.Lookup) error {
 				var err error
 				found, err = src.Has(schema.BlockExact, "ads.example.com")
 				return err

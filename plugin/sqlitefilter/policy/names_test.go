@@ -1,9 +1,11 @@
-package sqlitefilter
+package policy_test
 
 import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 )
 
 func TestCanonical(t *testing.T) {
@@ -17,7 +19,7 @@ func TestCanonical(t *testing.T) {
 		{`trailing\.`, `trailing\.`},
 	}
 	for _, tc := range tests {
-		if got := Canonical(tc.in); got != tc.want {
+		if got := policy.Canonical(tc.in); got != tc.want {
 			t.Errorf("Canonical(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -25,7 +27,7 @@ func TestCanonical(t *testing.T) {
 
 func suffixes(name string) []string {
 	var out []string
-	for s, ok := name, name != ""; ok; s, ok = Parent(s) {
+	for s, ok := name, name != ""; ok; s, ok = policy.Parent(s) {
 		out = append(out, s)
 	}
 	return out

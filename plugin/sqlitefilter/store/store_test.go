@@ -1,36 +1,18 @@
-package sqlitefilter
+package store
 
 import (
-	"database/sql"
 	"path/filepath"
 	"testing"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
-
-// newTestDB creates a per-type database and returns its path and a writer.
-func newTestDB(t testing.TB, journalMode string) (string, *sql.DB) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "rules.db")
-	if err := schema.Create(path); err != nil {
-		t.Fatal(err)
-	}
-	w, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.SetMaxOpenConns(1)
-	t.Cleanup(func() { w.Close() })
-	if _, err := w.Exec("PRAGMA journal_mode=" + journalMode); err != nil {
-		t.Fatal(err)
-	}
-	return path, w
-}
 
 func has(t *testing.T, s *Store, table schema.Table, key string) bool {
 	t.Helper()
 	var ok bool
-	if err := s.View(func(src Lookup) error {
+	if err := View(Shards{s}, func(src policy.Lookup) error {
 		var err error
 		ok, err = src.Has(table, key)
 		return err
@@ -43,8 +25,8 @@ func has(t *testing.T, s *Store, table schema.Table, key string) bool {
 func TestStoreSeesCommittedChangesAfterRefresh(t *testing.T) {
 	for _, mode := range []string{"wal", "delete"} {
 		t.Run(mode, func(t *testing.T) {
-			path, w := newTestDB(t, mode)
-			s, err := OpenStore(path, StoreOptions{Pool: 2, BusyTimeoutMS: 1000})
+			path := testkit.NewDB(t, schema.PerType, mode)
+			s, err := Open(path, Options{Pool: 2, BusyTimeoutMS: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,9 +35,7 @@ func TestStoreSeesCommittedChangesAfterRefresh(t *testing.T) {
 				t.Fatal("empty table has a row")
 			}
 			gen := s.Generation()
-			if _, err := w.Exec(`INSERT INTO block_exact VALUES ('ads.example.com')`); err != nil {
-				t.Fatal(err)
-			}
+			testkit.InsertRows(t, path, testkit.BlockExact("ads.example.com")...)
 			changed, err := s.Refresh()
 			if err != nil || !changed {
 				t.Fatalf("Refresh() = %v, %v; want a change", changed, err)
@@ -76,11 +56,9 @@ func TestStoreSeesCommittedChangesAfterRefresh(t *testing.T) {
 }
 
 func TestStoreReportsMissingTables(t *testing.T) {
-	path, w := newTestDB(t, "wal")
-	if _, err := w.Exec(`DROP TABLE block_regex; DROP TABLE domain_alias`); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenStore(path, StoreOptions{Pool: 1})
+	path := testkit.NewDB(t, schema.PerType, "wal")
+	testkit.ExecSQL(t, path, `DROP TABLE block_regex; DROP TABLE domain_alias`)
+	s, err := Open(path, Options{Pool: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,25 +73,30 @@ func TestStoreReportsMissingTables(t *testing.T) {
 }
 
 func TestStoreAfterCloseFails(t *testing.T) {
-	path, _ := newTestDB(t, "wal")
-	s, err := OpenStore(path, StoreOptions{Pool: 2})
+	path := testkit.NewDB(t, schema.PerType, "wal")
+	s, err := Open(path, Options{Pool: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.View(func(Lookup) error { return nil }); err != errClosed {
-		t.Fatalf("View after Close = %v, want errClosed", err)
+	// A lookup fails when it takes its connection, at the first probe.
+	err = View(Shards{s}, func(l policy.Lookup) error {
+		_, err := l.Has(schema.BlockExact, "ads.example.com")
+		return err
+	})
+	if err != ErrClosed {
+		t.Fatalf("lookup after Close = %v, want ErrClosed", err)
 	}
-	if _, err := s.Refresh(); err != errClosed {
-		t.Fatalf("Refresh after Close = %v, want errClosed", err)
+	if _, err := s.Refresh(); err != ErrClosed {
+		t.Fatalf("Refresh after Close = %v, want ErrClosed", err)
 	}
 }
 
 func TestOpenStoreRejectsWhatIsNotADatabase(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.db")
-	if _, err := OpenStore(missing, StoreOptions{Pool: 1}); err == nil {
+	if _, err := Open(missing, Options{Pool: 1}); err == nil {
 		t.Fatal("opened a missing file")
 	}
 }
@@ -122,8 +105,8 @@ func TestOpenStoreRejectsWhatIsNotADatabase(t *testing.T) {
 // operator turns it to WAL, the store follows without a reopen, and lookups
 // keep seeing every committed change.
 func TestStoreFollowsASwitchToWAL(t *testing.T) {
-	path, w := newTestDB(t, "delete")
-	s, err := OpenStore(path, StoreOptions{Pool: 2, BusyTimeoutMS: 1000})
+	path := testkit.NewDB(t, schema.PerType, "delete")
+	s, err := Open(path, Options{Pool: 2, BusyTimeoutMS: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +115,8 @@ func TestStoreFollowsASwitchToWAL(t *testing.T) {
 		t.Fatal("a rollback-journal file opened as WAL")
 	}
 	has(t, s, schema.BlockExact, "x.example")
+	w := testkit.OpenRW(t, path)
+	defer w.Close()
 	if _, err := w.Exec("PRAGMA journal_mode=WAL"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlitefilter
+package bloom
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 
 func TestBloomNeverMissesAnAddedKey(t *testing.T) {
 	const n = 200000
-	b := newBloom(n)
+	b := newFilter(n)
 	for i := range n {
 		b.add(fmt.Appendf(nil, "host-%d.Example.COM", i))
 	}
@@ -20,7 +20,7 @@ func TestBloomNeverMissesAnAddedKey(t *testing.T) {
 
 func TestBloomFalsePositiveRateNearOnePercent(t *testing.T) {
 	const n = 200000
-	b := newBloom(n)
+	b := newFilter(n)
 	for i := range n {
 		b.add(fmt.Appendf(nil, "in-%d.example.com", i))
 	}
@@ -40,7 +40,7 @@ func TestBloomHashesLongKeysFolded(t *testing.T) {
 	for i := range long {
 		long[i] = 'A' + byte(i%26)
 	}
-	b := newBloom(10)
+	b := newFilter(10)
 	b.add(long)
 	low := make([]byte, len(long))
 	for i, c := range long {

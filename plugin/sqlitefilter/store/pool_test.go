@@ -1,4 +1,4 @@
-package sqlitefilter
+package store
 
 import (
 	"slices"

@@ -1,0 +1,148 @@
+package rules
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
+	"github.com/sqlitefilter/sqlitefilter/schema"
+)
+
+// memScanner is a Scanner over rows in memory, in table order, as a Store
+// scans them.
+type memScanner struct {
+	rows map[schema.Table][]row
+	err  error // returned by every Scan when set
+}
+
+func (m memScanner) Scan(t schema.Table, limit int, fn func(key, target string)) (bool, error) {
+	if m.err != nil {
+		return false, m.err
+	}
+	for i, r := range m.rows[t] {
+		if i == limit {
+			return true, nil
+		}
+		fn(r.key, r.target)
+	}
+	return false, nil
+}
+
+// skip is one report of Load, without its detail.
+type skip = policy.Skipped
+
+// load runs Load and returns what it reported.
+func load(t *testing.T, src Scanner, lim Limits, prev *Set) (*Set, []skip) {
+	t.Helper()
+	var got []skip
+	s, err := Load(src, lim, prev, func(s policy.Skipped, detail string) {
+		if s.Reason == policy.ReasonBadPattern && detail == "" {
+			t.Errorf("%v: a bad pattern is reported without the compiler's error", s.Rule)
+		}
+		got = append(got, s)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, got
+}
+
+func TestLoadCapsEachTable(t *testing.T) {
+	src := memScanner{rows: map[schema.Table][]row{
+		schema.BlockRegex: {{`^a\.`, ""}, {`^b\.`, ""}, {`^c\.`, ""}},
+		schema.RewriteV4:  {{"192.0.2.1", "198.51.100.1"}, {"192.0.2.2", "198.51.100.2"}, {"192.0.2.3", "198.51.100.3"}},
+		schema.RewriteV6:  {{"2001:db8::1", "2001:db8::99"}},
+	}}
+	var details []string
+	s, err := Load(src, Limits{RegexMax: 2, RewriteMax: 2}, nil, func(s policy.Skipped, detail string) {
+		if s.Reason != policy.ReasonOverCap {
+			t.Errorf("unexpected report %+v", s)
+		}
+		details = append(details, s.Rule.Table.Name()+": "+detail)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Regex.Len() != 2 || s.Rewrite.Len() != 3 {
+		t.Fatalf("loaded %d patterns and %d rewrites, want the first 2 patterns and 2+1 rewrites", s.Regex.Len(), s.Rewrite.Len())
+	}
+	if _, ok := s.Regex.Match("c.test"); ok {
+		t.Error("a pattern past regex_max is used")
+	}
+	if len(details) != 2 || !strings.Contains(details[0], "block_regex") || !strings.Contains(details[0], "regex_max") ||
+		!strings.Contains(details[1], "ip_rewrite_v4") || !strings.Contains(details[1], "rewrite_max") {
+		t.Fatalf("reports %q, want one over_cap for block_regex (regex_max) and one for ip_rewrite_v4 (rewrite_max)", details)
+	}
+}
+
+func TestLoadReportsSkippedRows(t *testing.T) {
+	src := memScanner{rows: map[schema.Table][]row{
+		schema.BlockRegex: {{`(unclosed`, ""}, {`^ads\.`, ""}},
+		schema.RewriteV4:  {{"192.0.2.1", "not an address"}, {"192.0.2.2", "198.51.100.2"}},
+		schema.RewriteV6:  {{"2001:db8::1", "198.51.100.1"}},
+	}}
+	s, got := load(t, src, DefaultLimits, nil)
+	want := []skip{
+		{Rule: policy.Rule{Table: schema.BlockRegex, Key: `(unclosed`}, Reason: policy.ReasonBadPattern},
+		{Rule: policy.Rule{Table: schema.RewriteV4, Key: "192.0.2.1"}, Reason: policy.ReasonBadAddress, Value: "not an address"},
+		{Rule: policy.Rule{Table: schema.RewriteV6, Key: "2001:db8::1"}, Reason: policy.ReasonWrongFamily, Value: "198.51.100.1"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("reported\n %+v\nwant\n %+v", got, want)
+	}
+	if s.Regex.Len() != 1 || s.Rewrite.Len() != 1 {
+		t.Fatalf("loaded %d patterns and %d rewrites, want the 1 usable of each", s.Regex.Len(), s.Rewrite.Len())
+	}
+}
+
+func TestLoadReusesWhatDidNotChange(t *testing.T) {
+	rows := map[schema.Table][]row{
+		schema.BlockRegex: {{`(unclosed`, ""}, {`^ads\.`, ""}},
+		schema.RewriteV4:  {{"192.0.2.1", "198.51.100.1"}},
+	}
+	first, _ := load(t, memScanner{rows: rows}, DefaultLimits, nil)
+
+	again, _ := load(t, memScanner{rows: rows}, DefaultLimits, first)
+	if again.Regex != first.Regex || again.Rewrite != first.Rewrite {
+		t.Fatal("unchanged tables were built again")
+	}
+
+	rows[schema.RewriteV4] = []row{{"192.0.2.1", "198.51.100.2"}}
+	rw, _ := load(t, memScanner{rows: rows}, DefaultLimits, again)
+	if rw.Regex != first.Regex {
+		t.Error("a change of ip_rewrite_v4 rebuilt the regex set")
+	}
+	if rw.Rewrite == first.Rewrite {
+		t.Error("a change of ip_rewrite_v4 kept the old rewrites")
+	}
+
+	rows[schema.BlockRegex] = []row{{`^ads\.`, ""}}
+	re, _ := load(t, memScanner{rows: rows}, DefaultLimits, rw)
+	if re.Regex == rw.Regex || re.Regex.Len() != 1 {
+		t.Errorf("a change of block_regex kept the old set (%d patterns)", re.Regex.Len())
+	}
+	if re.Rewrite != rw.Rewrite {
+		t.Error("a change of block_regex rebuilt the rewrites")
+	}
+}
+
+func TestLoadKnowsWhetherThereAreAliases(t *testing.T) {
+	s, _ := load(t, memScanner{}, DefaultLimits, nil)
+	if !s.NoAliases {
+		t.Error("an empty domain_alias is not known empty")
+	}
+	s, _ = load(t, memScanner{rows: map[schema.Table][]row{schema.Alias: {{"intel.com", "keweon.center"}}}}, DefaultLimits, nil)
+	if s.NoAliases {
+		t.Error("a domain_alias row was missed")
+	}
+}
+
+func TestLoadFailsWhenATableCannotBeRead(t *testing.T) {
+	boom := errors.New("disk I/O error")
+	_, err := Load(memScanner{err: boom}, DefaultLimits, nil, func(policy.Skipped, string) {})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Load = %v, want the scan's error", err)
+	}
+}
