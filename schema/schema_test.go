@@ -1,4 +1,4 @@
-package schema
+package schema_test
 
 import (
 	"database/sql"
@@ -6,31 +6,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-func newDB(t *testing.T, l Layout, script string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "rules.db")
-	if err := CreateLayout(path, l); err != nil {
-		t.Fatal(err)
-	}
-	if script != "" {
-		db := open(t, path)
-		if _, err := db.Exec(script); err != nil {
-			t.Fatalf("%s: %v", script, err)
-		}
-	}
-	return path
-}
+// layouts lists both layouts, for tests that hold for either.
+var layouts = []schema.Layout{schema.PerType, schema.Normalized}
 
-func open(t *testing.T, path string) *sql.DB {
+// legacyDB creates a database of layout l holding legacyRows, written by
+// running the script.
+func legacyDB(t *testing.T, l schema.Layout) string {
 	t.Helper()
-	db, err := sql.Open("sqlite3", DSN(path, "mode=rw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	path := testkit.NewDB(t, l, "wal")
+	testkit.ExecSQL(t, path, legacyRows)
+	return path
 }
 
 // legacyRows is a script in the per-type vocabulary that must work on both
@@ -48,28 +38,32 @@ INSERT INTO block_exact VALUES ('x''; DROP TABLE domains; --');
 `
 
 func TestDetectReportsTheLayoutCreated(t *testing.T) {
-	for _, l := range []Layout{PerType, Normalized} {
-		db := open(t, newDB(t, l, ""))
-		got, err := Detect(db)
+	for _, l := range layouts {
+		db := testkit.OpenRW(t, testkit.NewDB(t, l, "wal"))
+		defer db.Close()
+		got, err := schema.Detect(db)
 		if err != nil || got != l {
 			t.Errorf("Detect(%s) = %s, %v", l, got, err)
 		}
-		v, err := SchemaVersion(db)
-		if err != nil || v != Version {
-			t.Errorf("SchemaVersion(%s) = %d, %v; want %d", l, v, err, Version)
+		v, err := schema.SchemaVersion(db)
+		if err != nil || v != schema.Version {
+			t.Errorf("SchemaVersion(%s) = %d, %v; want %d", l, v, err, schema.Version)
 		}
 	}
 }
 
 func TestDetectRejectsMixedLayout(t *testing.T) {
-	db := open(t, newDB(t, Normalized, "CREATE TABLE block_exact2 (x); DROP VIEW block_exact; CREATE TABLE block_exact (Domain TEXT PRIMARY KEY)"))
-	if _, err := Detect(db); err == nil {
+	path := testkit.NewDB(t, schema.Normalized, "wal")
+	testkit.ExecSQL(t, path, "CREATE TABLE block_exact2 (x); DROP VIEW block_exact; CREATE TABLE block_exact (Domain TEXT PRIMARY KEY)")
+	db := testkit.OpenRW(t, path)
+	defer db.Close()
+	if _, err := schema.Detect(db); err == nil {
 		t.Fatal("Detect accepted a database with both layouts")
 	}
 }
 
 func TestDetectHandMadeDatabaseIsPerTypeVersionZero(t *testing.T) {
-	db, err := sql.Open("sqlite3", DSN(filepath.Join(t.TempDir(), "legacy.db"), "mode=rwc"))
+	db, err := sql.Open("sqlite3", schema.DSN(filepath.Join(t.TempDir(), "legacy.db"), "mode=rwc"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,25 +71,26 @@ func TestDetectHandMadeDatabaseIsPerTypeVersionZero(t *testing.T) {
 	if _, err := db.Exec("CREATE TABLE block_exact (Domain TEXT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	if l, err := Detect(db); err != nil || l != PerType {
+	if l, err := schema.Detect(db); err != nil || l != schema.PerType {
 		t.Errorf("Detect = %s, %v", l, err)
 	}
-	if v, err := SchemaVersion(db); err != nil || v != 0 {
+	if v, err := schema.SchemaVersion(db); err != nil || v != 0 {
 		t.Errorf("SchemaVersion = %d, %v", v, err)
 	}
 }
 
 func TestLegacyScriptGivesSameRowsInBothLayouts(t *testing.T) {
-	a := newDB(t, PerType, legacyRows)
-	b := newDB(t, Normalized, legacyRows)
-	if err := Verify(a, b); err != nil {
+	a := legacyDB(t, schema.PerType)
+	b := legacyDB(t, schema.Normalized)
+	if err := schema.Verify(a, b); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestNormalizedViewsRejectDuplicatesLikePerTypeTables(t *testing.T) {
-	for _, l := range []Layout{PerType, Normalized} {
-		db := open(t, newDB(t, l, legacyRows))
+	for _, l := range layouts {
+		db := testkit.OpenRW(t, legacyDB(t, l))
+		defer db.Close()
 		if _, err := db.Exec("INSERT INTO block_exact VALUES ('ads.example.com')"); err == nil || !strings.Contains(err.Error(), "UNIQUE") {
 			t.Errorf("%s: duplicate insert: %v, want UNIQUE error", l, err)
 		}
@@ -116,7 +111,8 @@ func TestNormalizedViewsRejectDuplicatesLikePerTypeTables(t *testing.T) {
 }
 
 func TestNormalizedDeleteRemovesUnusedNames(t *testing.T) {
-	db := open(t, newDB(t, Normalized, legacyRows))
+	db := testkit.OpenRW(t, legacyDB(t, schema.Normalized))
+	defer db.Close()
 	if _, err := db.Exec("DELETE FROM block_exact WHERE Domain = 'ads.example.com'"); err != nil {
 		t.Fatal(err)
 	}
@@ -139,48 +135,57 @@ func TestNormalizedDeleteRemovesUnusedNames(t *testing.T) {
 }
 
 func TestMigrateRoundTripIsVerifiedRowForRow(t *testing.T) {
-	src := newDB(t, PerType, legacyRows)
+	src := legacyDB(t, schema.PerType)
 	dir := t.TempDir()
 	norm, back := filepath.Join(dir, "norm.db"), filepath.Join(dir, "back.db")
-	if err := Migrate(src, norm, Normalized, false); err != nil {
+	if err := schema.Migrate(src, norm, schema.Normalized, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := Migrate(norm, back, PerType, false); err != nil {
+	if err := schema.Migrate(norm, back, schema.PerType, false); err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]Layout{norm: Normalized, back: PerType} {
-		if l, err := Detect(open(t, path)); err != nil || l != want {
+	for path, want := range map[string]schema.Layout{norm: schema.Normalized, back: schema.PerType} {
+		if l, err := detect(t, path); err != nil || l != want {
 			t.Errorf("%s: layout %s, %v", path, l, err)
 		}
-		if err := Verify(src, path); err != nil {
+		if err := schema.Verify(src, path); err != nil {
 			t.Error(err)
 		}
 	}
 }
 
 func TestMigrateRefusesExistingDestination(t *testing.T) {
-	src := newDB(t, PerType, legacyRows)
-	dst := newDB(t, PerType, "")
-	if err := Migrate(src, dst, Normalized, false); err == nil {
+	src := legacyDB(t, schema.PerType)
+	dst := testkit.NewDB(t, schema.PerType, "wal")
+	if err := schema.Migrate(src, dst, schema.Normalized, false); err == nil {
 		t.Fatal("migrate overwrote an existing file")
 	}
-	if l, _ := Detect(open(t, dst)); l != PerType {
+	if l, _ := detect(t, dst); l != schema.PerType {
 		t.Fatal("destination changed")
 	}
 }
 
 func TestVerifyFindsEachKindOfDifference(t *testing.T) {
-	base := newDB(t, PerType, legacyRows)
+	base := legacyDB(t, schema.PerType)
 	for name, change := range map[string]string{
 		"missing row":    "DELETE FROM block_regex WHERE Pattern = '^\\d+\\.example$'",
 		"extra row":      "INSERT INTO fqdn_dns_block VALUES ('more.example')",
 		"changed target": "UPDATE ip_rewrite_v4 SET Target_IPv4 = '198.51.100.9'",
 	} {
 		t.Run(name, func(t *testing.T) {
-			other := newDB(t, Normalized, legacyRows+change)
-			if err := Verify(base, other); !errors.Is(err, errMismatch) {
+			other := legacyDB(t, schema.Normalized)
+			testkit.ExecSQL(t, other, change)
+			if err := schema.Verify(base, other); !errors.Is(err, schema.ErrMismatch) {
 				t.Fatalf("Verify = %v, want a mismatch", err)
 			}
 		})
 	}
+}
+
+// detect returns the layout of the database at path.
+func detect(t *testing.T, path string) (schema.Layout, error) {
+	t.Helper()
+	db := testkit.OpenRW(t, path)
+	defer db.Close()
+	return schema.Detect(db)
 }

@@ -1,11 +1,13 @@
-package schema
+package schema_test
 
 import (
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // The values are fixed forever: they say where existing shard files keep
@@ -22,31 +24,25 @@ func TestShardOfIsStable(t *testing.T) {
 		{"2001:db8::1", 1, 7},
 	}
 	for _, tc := range tests {
-		if got := ShardOf(tc.key, 2); got != tc.wantMod2 {
+		if got := schema.ShardOf(tc.key, 2); got != tc.wantMod2 {
 			t.Errorf("ShardOf(%q, 2) = %d, want %d", tc.key, got, tc.wantMod2)
 		}
-		if got := ShardOf(tc.key, 16); got != tc.want16 {
+		if got := schema.ShardOf(tc.key, 16); got != tc.want16 {
 			t.Errorf("ShardOf(%q, 16) = %d, want %d", tc.key, got, tc.want16)
 		}
-		if got := ShardOf(tc.key, 1); got != 0 {
+		if got := schema.ShardOf(tc.key, 1); got != 0 {
 			t.Errorf("ShardOf(%q, 1) = %d, want 0", tc.key, got)
 		}
 	}
 }
 
 func TestSplitPutsEveryRowInItsShardAndLosesNone(t *testing.T) {
-	for _, layout := range []Layout{PerType, Normalized} {
+	for _, layout := range layouts {
 		t.Run(layout.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			src := filepath.Join(dir, "src.db")
-			if err := CreateLayout(src, layout); err != nil {
-				t.Fatal(err)
-			}
-			db, err := sql.Open("sqlite3", DSN(src, "mode=rw"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{
+			testkit.CreateDB(t, src, layout, "wal")
+			testkit.ExecSQL(t, src,
 				"INSERT INTO block_exact (Domain) VALUES ('ads.example.com'), ('a.example.org'), ('b.example.org'), ('c.example.org')",
 				"INSERT INTO block_wildcard (Domain) VALUES ('doubleclick.net'), ('example.com'), ('tracker.example'), ('x.y.z')",
 				"INSERT INTO fqdn_dns_allow (Domain) VALUES ('good.doubleclick.net')",
@@ -55,12 +51,7 @@ func TestSplitPutsEveryRowInItsShardAndLosesNone(t *testing.T) {
 				"INSERT INTO block_regex (Pattern) VALUES ('^ad[0-9]+\\.'), ('tracking')",
 				"INSERT INTO ip_rewrite_v4 (Source_IPv4, Target_IPv4) VALUES ('192.0.2.1', '198.51.100.1')",
 				"INSERT INTO ip_rewrite_v6 (Source_IPv6, Target_IPv6) VALUES ('2001:db8::1', '2001:db8::2')",
-			} {
-				if _, err := db.Exec(q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			db.Close()
+			)
 			want := tableRows(t, src)
 
 			const n = 3
@@ -68,10 +59,10 @@ func TestSplitPutsEveryRowInItsShardAndLosesNone(t *testing.T) {
 			for i := range n {
 				dsts = append(dsts, filepath.Join(dir, fmt.Sprintf("shard-%d.db", i)))
 			}
-			if err := Split(src, dsts); err != nil {
+			if err := schema.Split(src, dsts); err != nil {
 				t.Fatal(err)
 			}
-			got := map[Table][]row{}
+			got := map[schema.Table][]row{}
 			for i, dst := range dsts {
 				for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 					if _, err := os.Stat(dst + suffix); err == nil {
@@ -83,8 +74,8 @@ func TestSplitPutsEveryRowInItsShardAndLosesNone(t *testing.T) {
 				}
 				for tbl, rows := range tableRows(t, dst) {
 					for _, r := range rows {
-						wantShard := ShardOf(r.key, n)
-						if InMemoryTable(tbl) {
+						wantShard := schema.ShardOf(r.key, n)
+						if schema.InMemoryTable(tbl) {
 							wantShard = 0
 						}
 						if i != wantShard {
@@ -94,7 +85,7 @@ func TestSplitPutsEveryRowInItsShardAndLosesNone(t *testing.T) {
 					got[tbl] = append(got[tbl], rows...)
 				}
 			}
-			for _, tbl := range Tables {
+			for _, tbl := range schema.Tables {
 				if !sameRows(got[tbl], want[tbl]) {
 					t.Errorf("%s: shards hold %v, source %v", tbl, got[tbl], want[tbl])
 				}
@@ -109,7 +100,7 @@ func TestFailedSplitLeavesTheDestinationsAlone(t *testing.T) {
 	if err := os.WriteFile(dst, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := Split(filepath.Join(dir, "missing.db"), []string{dst, filepath.Join(dir, "shard-1.db")}); err == nil {
+	if err := schema.Split(filepath.Join(dir, "missing.db"), []string{dst, filepath.Join(dir, "shard-1.db")}); err == nil {
 		t.Fatal("split of a missing database succeeded")
 	}
 	if b, _ := os.ReadFile(dst); string(b) != "old" {
@@ -122,19 +113,16 @@ func TestFailedSplitLeavesTheDestinationsAlone(t *testing.T) {
 
 type row struct{ key, target string }
 
-func tableRows(t *testing.T, path string) map[Table][]row {
+func tableRows(t *testing.T, path string) map[schema.Table][]row {
 	t.Helper()
-	db, err := sql.Open("sqlite3", DSN(path, "mode=ro"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := testkit.OpenRO(t, path)
 	defer db.Close()
-	present, err := Present(db)
+	present, err := schema.Present(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[Table][]row{}
-	for _, tbl := range Tables {
+	out := map[schema.Table][]row{}
+	for _, tbl := range schema.Tables {
 		if !present[tbl] {
 			continue
 		}
@@ -179,10 +167,7 @@ func sameRows(a, b []row) bool {
 
 func journalMode(t *testing.T, path string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite3", DSN(path, "mode=ro"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := testkit.OpenRO(t, path)
 	defer db.Close()
 	var mode string
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {

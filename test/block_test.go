@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // corefile is a resolver: sqlitefilter in front of forward to the upstream,
@@ -26,11 +29,11 @@ func corefile(db, upstream string, options ...string) string {
 var deepName = strings.Repeat("l.", 98) + "deep.doubleclick.net."
 
 func TestBlockEndToEnd(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t,
-		`INSERT INTO block_exact VALUES ('ads.example.com')`,
-		`INSERT INTO block_wildcard VALUES ('doubleclick.net')`,
-	)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.Rows(
+		testkit.BlockExact("ads.example.com"),
+		testkit.BlockWildcard("doubleclick.net"),
+	)...)
 	srv := startServer(t, corefile(db, up.Addr))
 	if n := dns.CountLabel(deepName); n != 101 {
 		t.Fatalf("deep name has %d labels, want 101", n)

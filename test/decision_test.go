@@ -3,13 +3,15 @@ package test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // The whole decision (SPEC §3–4) through the real binary, over UDP and TCP:
@@ -19,23 +21,23 @@ import (
 // the cache plugin after it, and the upstream proxies.
 
 // decisionRows holds one row per rule the tests below exercise.
-var decisionRows = []string{
-	`INSERT INTO block_wildcard VALUES ('doubleclick.net')`,
-	`INSERT INTO fqdn_dns_allow VALUES ('good.doubleclick.net')`,
-	`INSERT INTO fqdn_dns_allow VALUES ('allowed.test')`,
-	`INSERT INTO block_exact VALUES ('ads.allowed.test')`,
-	`INSERT INTO block_regex VALUES ('^ads?[0-9]*\.')`,
-	`INSERT INTO fqdn_dns_block VALUES ('evil.test')`,
-	`INSERT INTO domain_alias VALUES ('intel.test', 'keweon.test')`,
-	`INSERT INTO domain_alias VALUES ('blocked-alias.test', 'doubleclick.net')`,
-	`INSERT INTO domain_alias VALUES ('loop-a.test', 'loop-b.test')`,
-	`INSERT INTO domain_alias VALUES ('loop-b.test', 'loop-a.test')`,
-	`INSERT INTO domain_alias VALUES ('bad-alias.test', 'not a name')`,
-	`INSERT INTO ip_rewrite_v4 VALUES ('192.0.2.0/24', '198.51.100.1')`,
-	`INSERT INTO ip_rewrite_v4 VALUES ('192.0.2.53', '198.51.100.53')`,
-	`INSERT INTO ip_rewrite_v6 VALUES ('2001:DB8:0:0::53', '2001:db8::99')`,
-	`INSERT INTO block_regex VALUES ('(unclosed')`,
-}
+var decisionRows = testkit.Rows(
+	testkit.BlockWildcard("doubleclick.net"),
+	testkit.Allow("good.doubleclick.net"),
+	testkit.Allow("allowed.test"),
+	testkit.BlockExact("ads.allowed.test"),
+	testkit.BlockRegex(`^ads?[0-9]*\.`),
+	testkit.DNSBlock("evil.test"),
+	testkit.Alias("intel.test", "keweon.test"),
+	testkit.Alias("blocked-alias.test", "doubleclick.net"),
+	testkit.Alias("loop-a.test", "loop-b.test"),
+	testkit.Alias("loop-b.test", "loop-a.test"),
+	testkit.Alias("bad-alias.test", "not a name"),
+	testkit.RewriteV4("192.0.2.0/24", "198.51.100.1"),
+	testkit.RewriteV4("192.0.2.53", "198.51.100.53"),
+	testkit.RewriteV6("2001:DB8:0:0::53", "2001:db8::99"),
+	testkit.BlockRegex("(unclosed"),
+)
 
 // decisionCorefile: sqlitefilter with a block upstream, cache, then forward.
 func decisionCorefile(db, upstream, blockUpstream string, options ...string) string {
@@ -56,23 +58,19 @@ func decisionCorefile(db, upstream, blockUpstream string, options ...string) str
 // the rewrites are loaded (they are built in the background).
 func startDecisionServer(t *testing.T, db, upstream, blockUpstream string, options ...string) (*server, string) {
 	t.Helper()
-	metrics := freePort(t)
+	metrics := testkit.FreePort(t)
 	srv := startServer(t, strings.ReplaceAll(decisionCorefile(db, upstream, blockUpstream, options...), "{METRICS}", fmt.Sprint(metrics)))
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", metrics)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(srv.Output(), "regex patterns") {
-			return srv, metricsAddr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("in-memory rules not loaded:\n%s", srv.Output())
-		}
+	if !testkit.Poll(20*time.Second, func() bool { return strings.Contains(srv.Output(), "regex patterns") }) {
+		t.Fatalf("in-memory rules not loaded:\n%s", srv.Output())
 	}
+	return srv, metricsAddr
 }
 
 func TestDecisionEndToEnd(t *testing.T) {
-	up := startUpstream(t)
-	blockUp := startUpstream(t)
-	db := newDB(t, decisionRows...)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	blockUp := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", decisionRows...)
 	srv, _ := startDecisionServer(t, db, up.Addr, blockUp.Addr)
 
 	// %[1]s in a name is the protocol, so the TCP round is not answered
@@ -142,8 +140,8 @@ func TestDecisionEndToEnd(t *testing.T) {
 // TestRewriteOfCachedAnswersEndToEnd: the second answer comes from the
 // cache plugin and is rewritten too.
 func TestRewriteOfCachedAnswersEndToEnd(t *testing.T) {
-	up := startUpstream(t)
-	srv, _ := startDecisionServer(t, newDB(t, decisionRows...), up.Addr, up.Addr)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	srv, _ := startDecisionServer(t, testkit.NewDB(t, schema.PerType, "wal", decisionRows...), up.Addr, up.Addr)
 	for i := range 2 {
 		for _, proto := range []string{"udp", "tcp"} {
 			r := query(t, srv.Addr, proto, "cached.example.test.", dns.TypeA, false)
@@ -164,14 +162,9 @@ func TestRewriteOfCachedAnswersEndToEnd(t *testing.T) {
 }
 
 func TestBlockUpstreamUnreachableIsServfailEndToEnd(t *testing.T) {
-	up := startUpstream(t)
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.LocalAddr().String()
-	l.Close()
-	srv, _ := startDecisionServer(t, newDB(t, decisionRows...), up.Addr, dead)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	dead := testkit.DeadAddr(t)
+	srv, _ := startDecisionServer(t, testkit.NewDB(t, schema.PerType, "wal", decisionRows...), up.Addr, dead)
 	for _, proto := range []string{"udp", "tcp"} {
 		r := query(t, srv.Addr, proto, "www.evil.test.", dns.TypeA, false)
 		if r.Rcode != dns.RcodeServerFailure {
@@ -184,8 +177,8 @@ func TestBlockUpstreamUnreachableIsServfailEndToEnd(t *testing.T) {
 }
 
 func TestBlockModesEndToEnd(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t, decisionRows...)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", decisionRows...)
 	tests := []struct {
 		mode  string
 		qtype uint16
@@ -214,8 +207,8 @@ func TestBlockModesEndToEnd(t *testing.T) {
 // TestSkippedRowsMetricEndToEnd: the bad regex and the bad alias target are
 // counted in rows_skipped_total.
 func TestSkippedRowsMetricEndToEnd(t *testing.T) {
-	up := startUpstream(t)
-	srv, metrics := startDecisionServer(t, newDB(t, decisionRows...), up.Addr, up.Addr)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	srv, metrics := startDecisionServer(t, testkit.NewDB(t, schema.PerType, "wal", decisionRows...), up.Addr, up.Addr)
 	query(t, srv.Addr, "udp", "bad-alias.test.", dns.TypeA, false)
 	body := scrape(t, metrics)
 	for _, want := range []string{

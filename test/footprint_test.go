@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // BenchmarkServerFootprint1MRows measures the memory of the shipped binary
@@ -28,8 +31,8 @@ func BenchmarkServerFootprint1MRows(b *testing.B) {
 	for i := range names {
 		names[i] = fmt.Sprintf("%06x.%010x.%s", r.Uint32()&0xffffff, r.Uint64()&0xffffffffff, tlds[i%len(tlds)])
 	}
-	db := newDB(b)
-	w := openRW(b, db)
+	db := testkit.NewDB(b, schema.PerType, "wal")
+	w := testkit.OpenRW(b, db)
 	tx, err := w.Begin()
 	if err != nil {
 		b.Fatal(err)
@@ -48,7 +51,7 @@ func BenchmarkServerFootprint1MRows(b *testing.B) {
 	}
 	w.Close()
 
-	up := startUpstream(b)
+	up := testkit.StartUpstream(b, upstreamRecipe)
 	srv := startServer(b, corefile(db, up.Addr))
 	time.Sleep(time.Second) // let start-up work in the background settle
 	idle := procStatus(b, srv.PID())

@@ -4,9 +4,7 @@ package test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/sqlitefilter/sqlitefilter/schema"
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 )
 
 // binaryPath is the CoreDNS binary built once for the whole run by TestMain,
@@ -42,54 +40,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// newDB creates a per-type database in a temporary directory and runs the
-// SQL statements in it.
-func newDB(t testing.TB, statements ...string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "rules.db")
-	if err := schema.Create(path); err != nil {
-		t.Fatal(err)
-	}
-	execSQL(t, path, statements...)
-	return path
-}
-
-// execSQL runs statements against the database with the sqlite3 driver, as
-// an operator's writer would.
-func execSQL(t testing.TB, path string, statements ...string) {
-	t.Helper()
-	if len(statements) == 0 {
-		return
-	}
-	db := openRW(t, path)
-	defer db.Close()
-	for _, s := range statements {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
-// freePort returns a loopback port that is free for both UDP and TCP.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free loopback port")
-	return 0
 }
 
 // server is a running CoreDNS process.
@@ -140,7 +90,7 @@ func tryStartServer(t testing.TB, corefile string) (*server, error) {
 // one unpacked from the container image.
 func tryStartBinary(t testing.TB, binary, corefile string) (*server, error) {
 	t.Helper()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	conf := filepath.Join(t.TempDir(), "Corefile")
 	if err := os.WriteFile(conf, []byte(strings.ReplaceAll(corefile, "{PORT}", fmt.Sprint(port))), 0o644); err != nil {
 		t.Fatal(err)
@@ -160,22 +110,28 @@ func tryStartBinary(t testing.TB, binary, corefile string) (*server, error) {
 			t.Logf("server output:\n%s", s.output)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	for time.Now().Before(deadline) {
+	var exitErr error
+	hasExited := false
+	answersOrExited := func() bool {
 		select {
-		case err := <-exited:
-			exited <- err
-			return nil, fmt.Errorf("server exited (%v):\n%s", err, s.output)
+		case exitErr = <-exited:
+			exited <- exitErr
+			hasExited = true
+			return true
 		default:
 		}
 		m := new(dns.Msg).SetQuestion("health.check.invalid.", dns.TypeTXT)
-		if _, _, err := c.Exchange(m, s.Addr); err == nil {
-			return s, nil
-		}
-		time.Sleep(50 * time.Millisecond)
+		_, _, err := c.Exchange(m, s.Addr)
+		return err == nil
 	}
-	return nil, fmt.Errorf("server did not answer on %s within 30s:\n%s", s.Addr, s.output)
+	switch {
+	case !testkit.Poll(30*time.Second, answersOrExited):
+		return nil, fmt.Errorf("server did not answer on %s within 30s:\n%s", s.Addr, s.output)
+	case hasExited:
+		return nil, fmt.Errorf("server exited (%v):\n%s", exitErr, s.output)
+	}
+	return s, nil
 }
 
 // Output is what the server logged so far.
@@ -199,98 +155,16 @@ func query(t testing.TB, addr, proto, name string, qtype uint16, edns bool) *dns
 	return r
 }
 
-// upstream is a fake resolver that answers every question with data and
-// records the questions it was asked.
-type upstream struct {
-	Addr string
-	mu   sync.Mutex
-	seen []dns.Question
-}
-
 // upstreamA is the address the fake upstream answers every A query with.
 const upstreamA = "192.0.2.53"
 
-func startUpstream(t testing.TB) *upstream {
-	t.Helper()
-	u := &upstream{}
-	handler := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		u.mu.Lock()
-		u.seen = append(u.seen, r.Question...)
-		u.mu.Unlock()
-		m := new(dns.Msg).SetReply(r)
-		q := r.Question[0]
-		hdr := fmt.Sprintf("%s 300 IN %s ", q.Name, dns.TypeToString[q.Qtype])
-		var rr string
-		switch q.Qtype {
-		case dns.TypeA:
-			rr = hdr + upstreamA
-		case dns.TypeAAAA:
-			rr = hdr + "2001:db8::53"
-		case dns.TypeMX:
-			rr = hdr + "10 mail.upstream.example."
-		case dns.TypeHTTPS:
-			rr = hdr + "1 . alpn=h2"
-		case dns.TypeTXT:
-			rr = hdr + `"upstream"`
-		}
-		if rr != "" {
-			a, err := dns.NewRR(rr)
-			if err != nil {
-				panic(err)
-			}
-			m.Answer = append(m.Answer, a)
-		}
-		w.WriteMsg(m)
-	})
-	pc, l := listenUDPAndTCP(t)
-	udp := &dns.Server{PacketConn: pc, Handler: handler}
-	tcp := &dns.Server{Listener: l, Handler: handler}
-	go udp.ActivateAndServe()
-	go tcp.ActivateAndServe()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		udp.ShutdownContext(ctx)
-		tcp.ShutdownContext(ctx)
-	})
-	u.Addr = pc.LocalAddr().String()
-	return u
-}
-
-// listenUDPAndTCP binds one loopback port for both protocols. The TCP port
-// of a fresh UDP port may be taken by another test's connection, so it tries
-// again with another port.
-func listenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, l
-		}
-		pc.Close()
-	}
-	t.Fatal("no loopback port free for both UDP and TCP")
-	return nil, nil
-}
-
-// Seen returns the questions the upstream was asked, in order.
-func (u *upstream) Seen() []dns.Question {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]dns.Question(nil), u.seen...)
-}
-
-// Asked reports whether the upstream was asked about name (compared
-// case-insensitively).
-func (u *upstream) Asked(name string) bool {
-	for _, q := range u.Seen() {
-		if strings.EqualFold(q.Name, dns.Fqdn(name)) {
-			return true
-		}
-	}
-	return false
-}
+// upstreamRecipe is how the fake upstream of these tests answers: data for
+// A, AAAA, MX, HTTPS and TXT (see testkit.Recipe), with addresses that the
+// rewrite rules of the tests match.
+var upstreamRecipe = testkit.Recipe{Data: map[uint16]string{
+	dns.TypeA:     upstreamA,
+	dns.TypeAAAA:  "2001:db8::53",
+	dns.TypeMX:    "10 mail.upstream.example.",
+	dns.TypeHTTPS: "1 . alpn=h2",
+	dns.TypeTXT:   `"upstream"`,
+}}

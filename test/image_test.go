@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // TestContainerImageServesFromItsOwnBinary builds the image from
@@ -81,8 +84,8 @@ func TestContainerImageServesFromItsOwnBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := startUpstream(t)
-	db := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockWildcard("doubleclick.net")...)
 	local, health, ready := onLoopback(t, string(conf), db, up)
 	srv, err := tryStartBinary(t, bin, local)
 	if err != nil {
@@ -98,14 +101,14 @@ func TestContainerImageServesFromItsOwnBinary(t *testing.T) {
 // /etc/resolv.conf) to free loopback ports, the database db and the upstream
 // up, then applies the extra replacement pairs. It returns the Corefile and
 // its /health and /ready URLs.
-func onLoopback(t *testing.T, conf, db string, up *upstream, extra ...string) (local, health, ready string) {
+func onLoopback(t *testing.T, conf, db string, up *testkit.Upstream, extra ...string) (local, health, ready string) {
 	t.Helper()
-	healthPort, readyPort := freePort(t), freePort(t)
+	healthPort, readyPort := testkit.FreePort(t), testkit.FreePort(t)
 	local = adapt(t, conf, append([]string{
 		".:1053 {", ".:{PORT} {\n    bind 127.0.0.1",
 		"health :8080", fmt.Sprintf("health 127.0.0.1:%d", healthPort),
 		"ready :8181", fmt.Sprintf("ready 127.0.0.1:%d", readyPort),
-		"prometheus :9153", fmt.Sprintf("prometheus 127.0.0.1:%d", freePort(t)),
+		"prometheus :9153", fmt.Sprintf("prometheus 127.0.0.1:%d", testkit.FreePort(t)),
 		"/var/lib/sqlitefilter/dns.db", db,
 		"forward . /etc/resolv.conf", "forward . " + up.Addr,
 	}, extra...)...)
@@ -130,20 +133,20 @@ func checkHTTP200(t *testing.T, url string) {
 	t.Helper()
 	c := &http.Client{Timeout: time.Second}
 	var last string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	ok := func() bool {
 		resp, err := c.Get(url)
 		if err != nil {
 			last = err.Error()
-			continue
+			return false
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return
-		}
 		last = fmt.Sprintf("%s: %s", resp.Status, body)
+		return resp.StatusCode == http.StatusOK
 	}
-	t.Errorf("GET %s: %s, want 200", url, last)
+	if !testkit.Poll(10*time.Second, ok) {
+		t.Errorf("GET %s: %s, want 200", url, last)
+	}
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {

@@ -12,6 +12,9 @@ import (
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // clusterCorefile returns the Corefile of the coredns ConfigMap in
@@ -92,8 +95,8 @@ func fakeAPIServer(t *testing.T) string {
 // filter must block and forward, and the kubernetes plugin must answer for
 // cluster.local.
 func TestClusterCorefileServes(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockWildcard("doubleclick.net")...)
 	conf, health, ready := onLoopback(t, clusterCorefile(t), db, up,
 		"kubernetes cluster.local in-addr.arpa ip6.arpa {", "kubernetes cluster.local in-addr.arpa ip6.arpa {\n        endpoint "+fakeAPIServer(t),
 	)

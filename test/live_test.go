@@ -14,6 +14,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/sqlitefilter/sqlitefilter/schema"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 )
 
 // withPlugins adds Corefile lines (other plugins) to a corefile() server block.
@@ -117,22 +119,20 @@ func isBlocked(t *testing.T, addr, name string) bool {
 // that took since from; it fails the test after max.
 func within(t *testing.T, addr, name string, blocked bool, from time.Time, max time.Duration) time.Duration {
 	t.Helper()
-	for {
+	verdictIsBlocked := func() bool {
 		// A SERVFAIL (no database yet, on_error fail_closed) is "not yet".
 		r := query(t, addr, "udp", name, dns.TypeA, false)
 		got := r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1 && strings.HasSuffix(r.Answer[0].String(), "\t0.0.0.0")
-		if r.Rcode == dns.RcodeSuccess && got == blocked {
-			d := time.Since(from)
-			if d > max {
-				t.Errorf("%s: blocked=%v after %s, want within %s", name, blocked, d.Round(time.Millisecond), max)
-			}
-			return d
-		}
-		if time.Since(from) > 5*time.Second {
-			t.Fatalf("%s: not blocked=%v after 5s", name, blocked)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return r.Rcode == dns.RcodeSuccess && got == blocked
 	}
+	if !testkit.Poll(time.Until(from.Add(5*time.Second)), verdictIsBlocked) {
+		t.Fatalf("%s: not blocked=%v after 5s", name, blocked)
+	}
+	d := time.Since(from)
+	if d > max {
+		t.Errorf("%s: blocked=%v after %s, want within %s", name, blocked, d.Round(time.Millisecond), max)
+	}
+	return d
 }
 
 // cliExec runs statements with the sqlite3 command-line shell, the writer
@@ -141,20 +141,13 @@ func cliExec(t *testing.T, db, statements string) {
 	t.Helper()
 	if _, err := exec.LookPath("sqlite3"); err != nil {
 		t.Logf("no sqlite3 shell (apt-get install sqlite3): writing with the Go driver")
-		execSQL(t, db, statements)
+		testkit.ExecSQL(t, db, statements)
 		return
 	}
 	out, err := exec.Command("sqlite3", "-cmd", ".timeout 5000", db, statements).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sqlite3 %s: %v\n%s", statements, err, out)
 	}
-}
-
-// dbFilesOf counts the process's descriptors on the database and its -wal
-// and -shm, including those of replaced or deleted files.
-func dbFilesOf(t *testing.T, pid int, db string) int {
-	t.Helper()
-	return openFiles(t, pid, func(target string) bool { return strings.HasPrefix(target, db) })
 }
 
 // metric returns the value of the first sample of the metric whose line
@@ -175,21 +168,9 @@ func metric(t *testing.T, addr, prefix string) float64 {
 // second, and returns the last value.
 func metricUntil(t *testing.T, addr, prefix string, ok func(float64) bool) float64 {
 	t.Helper()
-	v := metric(t, addr, prefix)
-	for end := time.Now().Add(time.Second); !ok(v) && time.Now().Before(end); v = metric(t, addr, prefix) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	var v float64
+	testkit.Poll(time.Second, func() bool { v = metric(t, addr, prefix); return ok(v) })
 	return v
-}
-
-// buildFile makes a finished database at path in the journal mode given: the
-// file an operator renames into place.
-func buildFile(t *testing.T, path, journalMode string, statements ...string) {
-	t.Helper()
-	if err := schema.Create(path); err != nil {
-		t.Fatal(err)
-	}
-	execSQL(t, path, append([]string{"PRAGMA journal_mode=" + journalMode}, statements...)...)
 }
 
 // replaceFile is the documented swap: the old file's -wal and -shm removed,
@@ -224,19 +205,19 @@ func testLiveData(t *testing.T, journalMode string) {
 	// The bound on taking up a change: one refresh interval, plus the time a
 	// loaded 2-core machine under -race needs to notice and answer.
 	const max = refresh + 500*time.Millisecond
-	const control = `INSERT INTO block_exact VALUES ('always.example')`
-	up := startUpstream(t)
+	control := testkit.BlockExact("always.example")
+	up := testkit.StartUpstream(t, upstreamRecipe)
 	dir := t.TempDir()
 	dir, _ = filepath.EvalSymlinks(dir)
 	db := filepath.Join(dir, "rules.db")
-	buildFile(t, db, journalMode, control)
-	pprofAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	testkit.CreateDB(t, db, schema.PerType, journalMode, control...)
+	pprofAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	srv := startServer(t, withPlugins(corefile(db, up.Addr, "pool 4"), "pprof "+pprofAddr, "prometheus "+metricsAddr))
 	// The level is taken without load, so that no query is in flight in
 	// sqlitefilter code when the goroutines are counted.
 	time.Sleep(1500 * time.Millisecond)
-	files, routines := dbFilesOf(t, srv.PID(), db), goroutines(t, pprofAddr)
+	files, routines := testkit.FilesUnder(t, srv.PID(), db), goroutines(t, pprofAddr)
 	t.Logf("level: %d descriptors on the database, %d sqlitefilter goroutines", files, routines)
 	ld := startLoad(t, srv.Addr, "always.example.", "never.example.")
 
@@ -244,7 +225,7 @@ func testLiveData(t *testing.T, journalMode string) {
 	cliExec(t, db, `INSERT INTO block_exact VALUES ('ads.example')`)
 	t.Logf("insert (sqlite3 shell) enforced after %s", within(t, srv.Addr, "ads.example.", true, time.Now(), max))
 	// Delete with the Go driver: lifted as fast.
-	execSQL(t, db, `DELETE FROM block_exact WHERE Domain = 'ads.example'`)
+	testkit.ExecSQL(t, db, `DELETE FROM block_exact WHERE Domain = 'ads.example'`)
 	t.Logf("delete (Go driver) lifted after %s", within(t, srv.Addr, "ads.example.", false, time.Now(), max))
 	// In rollback-journal mode a lookup reads the file itself and sees a
 	// commit at once; the watcher counts it at its next tick, both commits
@@ -256,7 +237,7 @@ func testLiveData(t *testing.T, journalMode string) {
 
 	// A write transaction held open for 10 s: its row stays invisible, no
 	// query fails or waits, and the commit is enforced like any other.
-	w := openRW(t, db)
+	w := testkit.OpenRW(t, db)
 	tx, err := w.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +267,7 @@ func testLiveData(t *testing.T, journalMode string) {
 	// A new file renamed into place by schema.Replace, as the admin
 	// command's --replace does: its data only, at once.
 	next := filepath.Join(dir, "rules.db.next")
-	buildFile(t, next, "delete", control, `INSERT INTO block_exact VALUES ('swapped.example')`)
+	testkit.CreateDB(t, next, schema.PerType, "delete", testkit.Rows(control, testkit.BlockExact("swapped.example"))...)
 	swaps := metric(t, metricsAddr, "coredns_sqlitefilter_swaps_total")
 	if err := schema.Replace(next, db); err != nil {
 		t.Fatal(err)
@@ -320,7 +301,7 @@ func testLiveData(t *testing.T, journalMode string) {
 
 	// A file back in the journal mode of the first: taken up, and the
 	// descriptors and goroutines are back to their level.
-	buildFile(t, next, journalMode, control, `INSERT INTO block_exact VALUES ('back.example')`)
+	testkit.CreateDB(t, next, schema.PerType, journalMode, testkit.Rows(control, testkit.BlockExact("back.example"))...)
 	replaceFile(t, next, db)
 	t.Logf("new file after the deletion taken up after %s", within(t, srv.Addr, "back.example.", true, time.Now(), max))
 	rows := fmt.Sprintf("coredns_sqlitefilter_table_rows{database=%q,table=\"block_exact\"}", db)
@@ -333,7 +314,7 @@ func testLiveData(t *testing.T, journalMode string) {
 	time.Sleep(1500 * time.Millisecond)
 	ld.Stop()
 	ld.check(t, "end")
-	if got := dbFilesOf(t, srv.PID(), db); got != files {
+	if got := testkit.FilesUnder(t, srv.PID(), db); got != files {
 		t.Errorf("%d descriptors on the database at the end, want %d as at the start", got, files)
 	}
 	if got := goroutines(t, pprofAddr); got != routines {
@@ -344,8 +325,8 @@ func testLiveData(t *testing.T, journalMode string) {
 // TestMetadataForTheLogPlugin logs every query with the action and the rule
 // that decided it, through the metadata and log plugins.
 func TestMetadataForTheLogPlugin(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockWildcard("doubleclick.net")...)
 	srv := startServer(t, withPlugins(corefile(db, up.Addr), "metadata", `log . "{name} action={/sqlitefilter/action} rule={/sqlitefilter/rule}"`))
 	query(t, srv.Addr, "udp", "ad.doubleclick.net.", dns.TypeA, false)
 	query(t, srv.Addr, "udp", "www.example.org.", dns.TypeA, false)
@@ -355,11 +336,8 @@ func TestMetadataForTheLogPlugin(t *testing.T) {
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for _, line := range want {
-		for !strings.Contains(srv.Output(), line) {
-			if time.Now().After(deadline) {
-				t.Fatalf("log has no line %q:\n%s", line, srv.Output())
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !testkit.Poll(time.Until(deadline), func() bool { return strings.Contains(srv.Output(), line) }) {
+			t.Fatalf("log has no line %q:\n%s", line, srv.Output())
 		}
 	}
 }

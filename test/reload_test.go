@@ -14,30 +14,10 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
-
-// dbFiles counts the process's open descriptors on the database file.
-func dbFiles(t *testing.T, pid int, db string) int {
-	t.Helper()
-	return openFiles(t, pid, func(target string) bool { return target == db })
-}
-
-// openFiles counts the process's open descriptors whose target matches.
-func openFiles(t *testing.T, pid int, match func(target string) bool) int {
-	t.Helper()
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, fd := range fds {
-		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if err == nil && match(target) {
-			n++
-		}
-	}
-	return n
-}
 
 var stackCount = regexp.MustCompile(`^(\d+) @`)
 
@@ -80,10 +60,10 @@ func TestReloadClosesTheOldPool(t *testing.T) {
 }
 
 func testReload(t *testing.T, journalMode string) {
-	up := startUpstream(t)
-	db := newDB(t, `INSERT INTO block_exact VALUES ('ads.example.com')`, `PRAGMA journal_mode=`+journalMode)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, journalMode, testkit.BlockExact("ads.example.com")...)
 	db, _ = filepath.EvalSymlinks(db)
-	pprofAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	pprofAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	conf := strings.Replace(corefile(db, up.Addr, "pool 4"), "    bind 127.0.0.1\n", "    bind 127.0.0.1\n    pprof "+pprofAddr+"\n", 1)
 	srv := startServer(t, conf)
 
@@ -99,7 +79,7 @@ func testReload(t *testing.T, journalMode string) {
 	}
 	blocked()
 	settle()
-	files, routines := dbFiles(t, srv.PID(), db), goroutines(t, pprofAddr)
+	files, routines := testkit.DBFiles(t, srv.PID(), db), goroutines(t, pprofAddr)
 	if routines == 0 {
 		t.Fatal("no sqlitefilter goroutine found: the watcher should run")
 	}
@@ -113,7 +93,7 @@ func testReload(t *testing.T, journalMode string) {
 		}
 		settle()
 		blocked()
-		got := dbFiles(t, srv.PID(), db)
+		got := testkit.DBFiles(t, srv.PID(), db)
 		if i == 0 && journalMode == "wal" {
 			// SQLite defers closing a descriptor while another connection of the
 			// process holds a POSIX lock on the same file (closing would drop that
@@ -144,7 +124,7 @@ func testReload(t *testing.T, journalMode string) {
 	srv.cmd.Process.Signal(syscall.SIGUSR1)
 	settle()
 	blocked()
-	if got := dbFiles(t, srv.PID(), db); got != files {
+	if got := testkit.DBFiles(t, srv.PID(), db); got != files {
 		t.Errorf("failed reload: %d descriptors on the database, want %d", got, files)
 	}
 	if !strings.Contains(srv.Output(), "nonsense") {
@@ -156,11 +136,11 @@ func testReload(t *testing.T, journalMode string) {
 // first start, a database that does not open fails the reload, so the
 // running configuration keeps filtering.
 func TestReloadToADatabaseThatDoesNotOpenIsRefused(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t, `INSERT INTO block_exact VALUES ('ads.example.com')`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockExact("ads.example.com")...)
 	db, _ = filepath.EvalSymlinks(db)
 	srv := startServer(t, corefile(db, up.Addr, "pool 4"))
-	files := dbFiles(t, srv.PID(), db)
+	files := testkit.DBFiles(t, srv.PID(), db)
 	missing := filepath.Join(filepath.Dir(db), "typo.db")
 	text, err := os.ReadFile(srv.conf)
 	if err != nil {
@@ -172,12 +152,8 @@ func TestReloadToADatabaseThatDoesNotOpenIsRefused(t *testing.T) {
 	if err := srv.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(srv.Output(), "the reload is refused") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line about the refused reload:\n%s", srv.Output())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Poll(5*time.Second, func() bool { return strings.Contains(srv.Output(), "the reload is refused") }) {
+		t.Fatalf("no log line about the refused reload:\n%s", srv.Output())
 	}
 	if !strings.Contains(srv.Output(), missing) {
 		t.Errorf("the refusal does not name %s:\n%s", missing, srv.Output())
@@ -186,7 +162,7 @@ func TestReloadToADatabaseThatDoesNotOpenIsRefused(t *testing.T) {
 	if len(r.Answer) != 1 || !strings.HasSuffix(r.Answer[0].String(), "0.0.0.0") {
 		t.Fatalf("the running configuration stopped blocking: %v", r.Answer)
 	}
-	if got := dbFiles(t, srv.PID(), db); got != files {
+	if got := testkit.DBFiles(t, srv.PID(), db); got != files {
 		t.Errorf("%d descriptors on the database after the refused reload, want %d", got, files)
 	}
 }
@@ -195,15 +171,15 @@ func TestReloadToADatabaseThatDoesNotOpenIsRefused(t *testing.T) {
 // itself: the Corefile is edited on disk, the plugin notices it, and the new
 // stanza's options take effect with the old pool closed.
 func TestReloadPluginAppliesAnEditedCorefile(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t, `INSERT INTO block_exact VALUES ('ads.example.com')`, `PRAGMA journal_mode=delete`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "delete", testkit.BlockExact("ads.example.com")...)
 	db, _ = filepath.EvalSymlinks(db)
 	conf := strings.Replace(corefile(db, up.Addr, "pool 3"), "    bind 127.0.0.1\n", "    bind 127.0.0.1\n    reload 2s 1s\n", 1)
 	srv := startServer(t, conf)
 	if r := query(t, srv.Addr, "udp", "ads.example.com.", dns.TypeA, false); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
 		t.Fatalf("before the edit: %v", r)
 	}
-	files := dbFiles(t, srv.PID(), db)
+	files := testkit.DBFiles(t, srv.PID(), db)
 
 	text, err := os.ReadFile(srv.conf)
 	if err != nil {
@@ -213,23 +189,17 @@ func TestReloadPluginAppliesAnEditedCorefile(t *testing.T) {
 	if err := os.WriteFile(srv.conf, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r := query(t, srv.Addr, "udp", "ads.example.com.", dns.TypeA, false)
-		if r.Rcode == dns.RcodeNameError {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("edited Corefile not applied within 15s: %v", r)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var r *dns.Msg
+	applied := func() bool {
+		r = query(t, srv.Addr, "udp", "ads.example.com.", dns.TypeA, false)
+		return r.Rcode == dns.RcodeNameError
+	}
+	if !testkit.Poll(15*time.Second, applied) {
+		t.Fatalf("edited Corefile not applied within 15s: %v", r)
 	}
 	// The old instance shuts down right after the new one starts serving.
-	deadline = time.Now().Add(5 * time.Second)
-	for dbFiles(t, srv.PID(), db) != files && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if got := dbFiles(t, srv.PID(), db); got != files {
+	testkit.Poll(5*time.Second, func() bool { return testkit.DBFiles(t, srv.PID(), db) == files })
+	if got := testkit.DBFiles(t, srv.PID(), db); got != files {
 		t.Errorf("%d descriptors on the database after the reload, want %d", got, files)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/sqlitefilter/sqlitefilter/schema"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 )
 
 var (
@@ -48,15 +50,15 @@ func TestShardSetEndToEnd(t *testing.T) {
 	const refresh = time.Second
 	// One refresh interval, plus the time a loaded 2-core machine needs.
 	const max = refresh + 500*time.Millisecond
-	up := startUpstream(t)
-	src := newDB(t,
-		`INSERT INTO block_wildcard VALUES ('doubleclick.net')`,
-		`INSERT INTO fqdn_dns_allow VALUES ('good.doubleclick.net')`,
-		`INSERT INTO block_exact VALUES ('ads.example.com')`,
-		`INSERT INTO block_regex VALUES ('^track[0-9]+\.')`,
-		`INSERT INTO domain_alias VALUES ('intel.com', 'keweon.center')`,
-		`INSERT INTO ip_rewrite_v6 VALUES ('2001:db8::53', '2001:db8::99')`,
-	)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	src := testkit.NewDB(t, schema.PerType, "wal", testkit.Rows(
+		testkit.BlockWildcard("doubleclick.net"),
+		testkit.Allow("good.doubleclick.net"),
+		testkit.BlockExact("ads.example.com"),
+		testkit.BlockRegex(`^track[0-9]+\.`),
+		testkit.Alias("intel.com", "keweon.center"),
+		testkit.RewriteV6("2001:db8::53", "2001:db8::99"),
+	)...)
 	// The verdicts below are worth something only if the rows they need
 	// sit in other shards than the names asked about.
 	for _, pair := range [][2]string{
@@ -83,9 +85,9 @@ func TestShardSetEndToEnd(t *testing.T) {
 	// only the shard's own watcher makes them see the edit (pool 1: the
 	// one connection of each shard is sure to hold a snapshot).
 	edited := shards[schema.ShardOf("keweon.center", n)]
-	execSQL(t, edited, "PRAGMA journal_mode=WAL")
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	readyAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	testkit.ExecSQL(t, edited, "PRAGMA journal_mode=WAL")
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	readyAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	srv := startServer(t, withPlugins(corefile(filepath.Join(dir, "shard-*.db"), up.Addr, "shards 4", "pool 1", "refresh "+refresh.String()),
 		"prometheus "+metricsAddr, "ready "+readyAddr))
 	waitReady(t, readyAddr)
@@ -145,17 +147,17 @@ func TestShardSetEndToEnd(t *testing.T) {
 func waitReady(t *testing.T, addr string) {
 	t.Helper()
 	c := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := c.Get("http://" + addr + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	var err error
+	ready := func() bool {
+		var resp *http.Response
+		if resp, err = c.Get("http://" + addr + "/ready"); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 10s (%v)", err)
-		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	if !testkit.Poll(10*time.Second, ready) {
+		t.Fatalf("not ready after 10s (%v)", err)
 	}
 }
 
@@ -163,10 +165,10 @@ func waitReady(t *testing.T, addr string) {
 // its shards exist, is not ready and answers SERVFAIL (fail_closed), and
 // filters once the admin command's split has put every shard in place.
 func TestShardSetArrivesAfterStart(t *testing.T) {
-	up := startUpstream(t)
-	src := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	src := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockWildcard("doubleclick.net")...)
 	dir := t.TempDir()
-	readyAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	readyAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	srv := startServer(t, withPlugins(corefile(filepath.Join(dir, "shard-*.db"), up.Addr, "shards 3", "refresh 100ms"), "ready "+readyAddr))
 	if r := query(t, srv.Addr, "udp", "x.doubleclick.net.", dns.TypeA, false); r.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("without shards: %v, want SERVFAIL", r)
@@ -196,11 +198,11 @@ func TestShardSetArrivesAfterStart(t *testing.T) {
 // does, and the shards opened before it are closed; once every shard is
 // there, the same reload is applied.
 func TestReloadToAShardSetThatDoesNotOpenIsRefused(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t, `INSERT INTO block_exact VALUES ('ads.example.com')`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockExact("ads.example.com")...)
 	db, _ = filepath.EvalSymlinks(db)
 	srv := startServer(t, corefile(db, up.Addr, "pool 2"))
-	src := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
+	src := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockWildcard("doubleclick.net")...)
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	shards := []string{filepath.Join(dir, "s0.db"), filepath.Join(dir, "s1.db"), filepath.Join(dir, "s2.db")}
 	if out, err := exec.Command(adminBinary(t), "split", src, shards[0], shards[1], filepath.Join(t.TempDir(), "elsewhere.db")).CombinedOutput(); err != nil {
@@ -220,12 +222,8 @@ func TestReloadToAShardSetThatDoesNotOpenIsRefused(t *testing.T) {
 		}
 	}
 	reload()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(srv.Output(), "the reload is refused") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line about the refused reload:\n%s", srv.Output())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Poll(5*time.Second, func() bool { return strings.Contains(srv.Output(), "the reload is refused") }) {
+		t.Fatalf("no log line about the refused reload:\n%s", srv.Output())
 	}
 	if !strings.Contains(srv.Output(), shards[2]) {
 		t.Errorf("the refusal does not name %s:\n%s", shards[2], srv.Output())
@@ -233,7 +231,7 @@ func TestReloadToAShardSetThatDoesNotOpenIsRefused(t *testing.T) {
 	if !isBlocked(t, srv.Addr, "ads.example.com.") || isBlocked(t, srv.Addr, "x.doubleclick.net.") {
 		t.Fatal("the running configuration does not serve its own file")
 	}
-	if n := dbFilesOf(t, srv.PID(), dir); n != 0 {
+	if n := testkit.FilesUnder(t, srv.PID(), dir); n != 0 {
 		t.Errorf("%d descriptors left on the shards of the refused reload", n)
 	}
 

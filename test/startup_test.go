@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // readyStatus is the HTTP status of the ready plugin's endpoint.
@@ -39,9 +42,9 @@ func TestMissingDatabaseAtStartIsNotReadyUntilItAppears(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.onError, func(t *testing.T) {
-			up := startUpstream(t)
+			up := testkit.StartUpstream(t, upstreamRecipe)
 			missing := filepath.Join(t.TempDir(), "nope.db")
-			readyAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			readyAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 			srv := startServer(t, withPlugins(corefile(missing, up.Addr, "on_error "+tc.onError), "ready "+readyAddr))
 			if got := readyStatus(t, readyAddr); got != http.StatusServiceUnavailable {
 				t.Errorf("ready answers %d without the database, want 503", got)
@@ -54,7 +57,7 @@ func TestMissingDatabaseAtStartIsNotReadyUntilItAppears(t *testing.T) {
 					t.Errorf("log does not mention %q:\n%s", want, srv.Output())
 				}
 			}
-			buildFile(t, missing, "wal", `INSERT INTO block_exact VALUES ('ads.example.com')`)
+			testkit.CreateDB(t, missing, schema.PerType, "wal", testkit.BlockExact("ads.example.com")...)
 			t.Logf("database taken up %s after it appeared", within(t, srv.Addr, "ads.example.com.", true, time.Now(), 1500*time.Millisecond))
 			if got := readyStatus(t, readyAddr); got != http.StatusOK {
 				t.Errorf("ready answers %d with the database, want 200", got)
@@ -64,13 +67,13 @@ func TestMissingDatabaseAtStartIsNotReadyUntilItAppears(t *testing.T) {
 }
 
 func TestNotADatabaseIsNotReadyUntilReplaced(t *testing.T) {
-	up := startUpstream(t)
+	up := testkit.StartUpstream(t, upstreamRecipe)
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "rules.db")
 	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database\n", 100)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	readyAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	readyAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	srv := startServer(t, withPlugins(corefile(garbage, up.Addr), "ready "+readyAddr))
 	if got := readyStatus(t, readyAddr); got != http.StatusServiceUnavailable {
 		t.Errorf("ready answers %d on a file that is not a database, want 503", got)
@@ -79,7 +82,7 @@ func TestNotADatabaseIsNotReadyUntilReplaced(t *testing.T) {
 		t.Errorf("log does not name %s:\n%s", garbage, srv.Output())
 	}
 	next := filepath.Join(dir, "rules.db.next")
-	buildFile(t, next, "delete", `INSERT INTO block_exact VALUES ('ads.example.com')`)
+	testkit.CreateDB(t, next, schema.PerType, "delete", testkit.BlockExact("ads.example.com")...)
 	replaceFile(t, next, garbage)
 	within(t, srv.Addr, "ads.example.com.", true, time.Now(), 1500*time.Millisecond)
 	if got := readyStatus(t, readyAddr); got != http.StatusOK {
@@ -88,8 +91,9 @@ func TestNotADatabaseIsNotReadyUntilReplaced(t *testing.T) {
 }
 
 func TestMissingTableIsLoggedAndEmpty(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t, `DROP TABLE block_wildcard`, `INSERT INTO block_exact VALUES ('ads.example.com')`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockExact("ads.example.com")...)
+	testkit.ExecSQL(t, db, `DROP TABLE block_wildcard`)
 	srv := startServer(t, corefile(db, up.Addr))
 	if r := query(t, srv.Addr, "udp", "ads.example.com.", 1, false); len(r.Answer) != 1 || !strings.HasSuffix(r.Answer[0].String(), "0.0.0.0") {
 		t.Errorf("exact block not enforced with block_wildcard missing: %v", r.Answer)
@@ -100,7 +104,7 @@ func TestMissingTableIsLoggedAndEmpty(t *testing.T) {
 }
 
 func TestBadOptionNamesTheCorefileLine(t *testing.T) {
-	db := newDB(t)
+	db := testkit.NewDB(t, schema.PerType, "wal")
 	tests := []struct{ option, want string }{
 		{"pool 0", "pool"},
 		{"pool x", "pool"},

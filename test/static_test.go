@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // The static build, as the Makefile's `static` target runs it: cgo for
@@ -75,8 +78,8 @@ func checkStatic(t *testing.T, path string) {
 }
 
 func TestStaticBinaryBlocksAndForwards(t *testing.T) {
-	up := startUpstream(t)
-	db := newDB(t, `INSERT INTO block_wildcard VALUES ('doubleclick.net')`)
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockWildcard("doubleclick.net")...)
 	srv := startServer(t, corefile(db, up.Addr))
 	checkBlockedAndForwarded(t, srv.Addr, up)
 }
@@ -86,7 +89,7 @@ var sinkholeA = regexp.MustCompile(`^ad\.doubleclick\.net\.\s+60\s+IN\s+A\s+0\.0
 // checkBlockedAndForwarded checks that ad.doubleclick.net, below a
 // block_wildcard row for doubleclick.net, is answered as blocked without
 // asking the upstream, and that www.example.org is forwarded to it.
-func checkBlockedAndForwarded(t *testing.T, addr string, up *upstream) {
+func checkBlockedAndForwarded(t *testing.T, addr string, up *testkit.Upstream) {
 	t.Helper()
 	r := query(t, addr, "udp", "ad.doubleclick.net.", dns.TypeA, true)
 	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || !sinkholeA.MatchString(r.Answer[0].String()) {

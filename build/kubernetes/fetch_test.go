@@ -20,6 +20,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -72,21 +73,7 @@ func (p *publisher) Downloads() int {
 // the journal mode given (delete or wal).
 func makeDB(t *testing.T, row, journalMode string) []byte {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "x.db")
-	if err := schema.Create(path); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{"INSERT INTO block_exact VALUES ('" + row + "')", "PRAGMA journal_mode=" + journalMode} {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(testkit.NewDB(t, schema.PerType, journalMode, testkit.BlockExact(row)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +149,7 @@ func (sh shell) fetchCmd(script, url, dbPath, mode string) *exec.Cmd {
 // blockedRow reads the single block_exact row through a fresh connection.
 func blockedRow(t *testing.T, path string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := testkit.OpenRO(t, path)
 	defer db.Close()
 	var row string
 	if err := db.QueryRow("SELECT Domain FROM block_exact").Scan(&row); err != nil {
@@ -282,12 +266,8 @@ func testFetchLoop(t *testing.T, sh shell, script string) {
 	}()
 
 	pub.publish(makeDB(t, "two.example", "delete"), "")
-	deadline := time.Now().Add(10 * time.Second)
-	for blockedRow(t, dbPath) != "two.example" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the sidecar did not install the new database:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Poll(10*time.Second, func() bool { return blockedRow(t, dbPath) == "two.example" }) {
+		t.Fatalf("the sidecar did not install the new database:\n%s", out.String())
 	}
 	// The open connection still reads the old, intact file: the swap
 	// replaced the name, not the pages under the reader.

@@ -4,12 +4,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 func TestAddAndRemoveCanonicaliseInBothLayouts(t *testing.T) {
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
-		db := newTestDB(t, l, "")
+		db := testkit.NewDB(t, l, "wal")
 		steps := []struct {
 			run  func([]string) error
 			args []string
@@ -51,14 +52,15 @@ func TestAddAndRemoveCanonicaliseInBothLayouts(t *testing.T) {
 
 func TestCheckFindsRowsThePluginCannotUse(t *testing.T) {
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
-		db := newTestDB(t, l, `
-			INSERT INTO block_exact VALUES ('Ads.Example.com');
-			INSERT INTO block_wildcard VALUES ('fine.example');
-			INSERT INTO block_regex VALUES ('(');
-			INSERT INTO ip_rewrite_v4 VALUES ('192.0.2.1', '2001:db8::1');
-			INSERT INTO ip_rewrite_v4 VALUES ('10.0.0.0/8', '192.0.2.9');
-			INSERT INTO ip_rewrite_v6 VALUES ('2001:db8::1', '2001:db8::2'), ('2001:DB8:0::1', '2001:db8::3');
-			INSERT INTO domain_alias VALUES ('a.example', 'not a name');`)
+		db := testkit.NewDB(t, l, "wal", testkit.Rows(
+			testkit.BlockExact("Ads.Example.com"),
+			testkit.BlockWildcard("fine.example"),
+			testkit.BlockRegex("("),
+			testkit.RewriteV4("192.0.2.1", "2001:db8::1"),
+			testkit.RewriteV4("10.0.0.0/8", "192.0.2.9"),
+			testkit.RewriteV6("2001:db8::1", "2001:db8::2"), testkit.RewriteV6("2001:DB8:0::1", "2001:db8::3"),
+			testkit.Alias("a.example", "not a name"),
+		)...)
 		// Problems: the non-canonical name, the regex, the wrong-family
 		// target, the alias target, and the two text forms of one v6
 		// source: the plugin skips whichever it reads second, and if that is
@@ -72,7 +74,8 @@ func TestCheckFindsRowsThePluginCannotUse(t *testing.T) {
 }
 
 func TestStatsOptimizeAndMigrateRun(t *testing.T) {
-	db := newTestDB(t, schema.PerType, legacyScript)
+	db := testkit.NewDB(t, schema.PerType, "wal")
+	testkit.ExecSQL(t, db, legacyScript)
 	for _, args := range [][]string{{db}, {db, "--exact"}} {
 		if err := runStats(args); err != nil {
 			t.Errorf("stats %v: %v", args, err)

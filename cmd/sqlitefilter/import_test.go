@@ -4,32 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"database/sql"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
-
-func newTestDB(t *testing.T, l schema.Layout, script string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "rules.db")
-	if err := schema.CreateLayout(path, l); err != nil {
-		t.Fatal(err)
-	}
-	if script != "" {
-		if err := os.WriteFile(path+".sql", []byte(script), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := runScript(path, path+".sql"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return path
-}
 
 func writeFile(t *testing.T, name string, data []byte) string {
 	t.Helper()
@@ -62,10 +45,7 @@ func importInto(t *testing.T, db string, table schema.Table, f format, replace b
 
 func rows(t *testing.T, path string, tbl schema.Table) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite3", schema.DSN(path, "mode=ro"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := testkit.OpenRO(t, path)
 	defer db.Close()
 	r, err := db.Query("SELECT " + tbl.KeyColumn() + " FROM " + tbl.Name() + " ORDER BY 1")
 	if err != nil {
@@ -84,7 +64,7 @@ func rows(t *testing.T, path string, tbl schema.Table) []string {
 func TestImportReadsGzipBOMAndCRLF(t *testing.T) {
 	list := []byte("\xef\xbb\xbf# a list\r\nAds.Example.COM.\r\n\r\ntracker.example\r\nbad;name\r\nbücher.example")
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
-		db := newTestDB(t, l, "")
+		db := testkit.NewDB(t, l, "wal")
 		out, errOut, err := importInto(t, db, schema.BlockExact, formatAuto, false, writeFile(t, "list.txt.gz", gz(t, list)))
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +84,7 @@ func TestImportReadsGzipBOMAndCRLF(t *testing.T) {
 
 func TestReimportNeverDuplicates(t *testing.T) {
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
-		db := newTestDB(t, l, "")
+		db := testkit.NewDB(t, l, "wal")
 		file := writeFile(t, "list.txt", []byte("a.example\nb.example\na.example\n"))
 		if out, _, err := importInto(t, db, schema.BlockWildcard, formatPlain, false, file); err != nil || !strings.Contains(out, "added 2, already present 1") {
 			t.Fatalf("%s: first import: %q, %v", l, out, err)
@@ -132,7 +112,7 @@ func TestImportSurvivesBadInput(t *testing.T) {
 	list.WriteString("\nafter-garbage.example\n")
 	list.WriteString(hostile)
 	list.WriteString("last.example")
-	db := newTestDB(t, schema.PerType, "INSERT INTO fqdn_dns_allow VALUES ('kept.example');")
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.Allow("kept.example")...)
 	out, errOut, err := importInto(t, db, schema.BlockExact, formatPlain, false, writeFile(t, "bad.txt", list.Bytes()))
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +148,7 @@ func TestImportIsIdenticalInBothLayouts(t *testing.T) {
 	csv := writeFile(t, "alias.csv", []byte("Source_Domain,Target_Domain\nintel.com,keweon.center\n"))
 	var dbs []string
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
-		db := newTestDB(t, l, "")
+		db := testkit.NewDB(t, l, "wal")
 		for _, imp := range []struct {
 			table schema.Table
 			file  string
@@ -188,13 +168,10 @@ func TestImportIsIdenticalInBothLayouts(t *testing.T) {
 }
 
 func TestImportReplaceSwapsWhileAReaderIsAttached(t *testing.T) {
-	db := newTestDB(t, schema.PerType, "INSERT INTO block_exact VALUES ('old.example'); INSERT INTO fqdn_dns_allow VALUES ('kept.example');")
+	db := testkit.NewDB(t, schema.PerType, "wal", testkit.Rows(testkit.BlockExact("old.example"), testkit.Allow("kept.example"))...)
 	// A reader holding a snapshot, as the server's pool does, and a writer's
 	// uncheckpointed frames in the -wal.
-	reader, err := sql.Open("sqlite3", schema.DSN(db, "mode=ro"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader := testkit.OpenRO(t, db)
 	defer reader.Close()
 	tx, err := reader.Begin()
 	if err != nil {
@@ -239,7 +216,7 @@ func TestImportReplaceSwapsWhileAReaderIsAttached(t *testing.T) {
 }
 
 func TestImportRefusesWrongTableForFormat(t *testing.T) {
-	db := newTestDB(t, schema.PerType, "")
+	db := testkit.NewDB(t, schema.PerType, "wal")
 	file := writeFile(t, "list.txt", []byte("a.example\n"))
 	if _, _, err := importInto(t, db, schema.Alias, formatPlain, false, file); err == nil {
 		t.Error("plain list accepted into domain_alias")

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
-	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -37,24 +37,9 @@ func bigList(t *testing.T, n int) string {
 	return writeFile(t, "big.txt", b.Bytes())
 }
 
-// waitFor polls cond until it holds, or fails the test after 60 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func count(t *testing.T, path, table string) int {
 	t.Helper()
-	db, err := sql.Open("sqlite3", schema.DSN(path, "mode=ro&_busy_timeout=5000"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := testkit.OpenRO(t, path)
 	defer db.Close()
 	var n int
 	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
@@ -63,6 +48,10 @@ func count(t *testing.T, path, table string) int {
 	return n
 }
 
+// importWait bounds the wait for an import in a subprocess to make progress,
+// under the race detector on a loaded machine.
+const importWait = 60 * time.Second
+
 // The killed import: small batches, so the kill lands after some commits and
 // long before the end even under the race detector.
 const (
@@ -70,7 +59,8 @@ const (
 	killBatch = 1000
 )
 
-const previousRows = "INSERT INTO block_exact VALUES ('previous.example'); INSERT INTO fqdn_dns_allow VALUES ('allowed.example');"
+// previousRows is the data an import must not lose.
+var previousRows = testkit.Rows(testkit.BlockExact("previous.example"), testkit.Allow("allowed.example"))
 
 func TestKilledImportKeepsPreviousDataAndPassesCheck(t *testing.T) {
 	if testing.Short() {
@@ -78,10 +68,10 @@ func TestKilledImportKeepsPreviousDataAndPassesCheck(t *testing.T) {
 	}
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
 		t.Run(l.String(), func(t *testing.T) {
-			db := newTestDB(t, l, previousRows)
+			db := testkit.NewDB(t, l, "wal", previousRows...)
 			cmd := startImport(t, db, "--batch", strconv.Itoa(killBatch), "--table", "block_exact", bigList(t, killLines))
 			// Kill it once at least one batch is committed and more are coming.
-			waitFor(t, "a committed batch", func() bool { return count(t, db, "block_exact") > 1 })
+			testkit.Eventually(t, "a committed batch", importWait, func() bool { return count(t, db, "block_exact") > 1 })
 			cmd.Process.Kill()
 			cmd.Wait()
 			n := count(t, db, "block_exact")
@@ -108,11 +98,11 @@ func TestKilledReplaceLeavesOldFileUntouched(t *testing.T) {
 	if testing.Short() {
 		t.Skip("imports in a subprocess")
 	}
-	db := newTestDB(t, schema.PerType, previousRows)
+	db := testkit.NewDB(t, schema.PerType, "wal", previousRows...)
 	before := fileHash(t, db)
 	cmd := startImport(t, db, "--replace", "--batch", strconv.Itoa(killBatch), "--table", "block_exact", bigList(t, killLines))
 	var tmp string
-	waitFor(t, "the replacement file to grow", func() bool {
+	testkit.Eventually(t, "the replacement file to grow", importWait, func() bool {
 		m, _ := filepath.Glob(db + ".new-*")
 		if len(m) == 0 {
 			return false

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -70,7 +71,7 @@ func TestImportRealLists(t *testing.T) {
 	for _, tt := range tests {
 		for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
 			t.Run(tt.file+"/"+l.String(), func(t *testing.T) {
-				db := newTestDB(t, l, "")
+				db := testkit.NewDB(t, l, "wal")
 				out, errOut, err := importInto(t, db, tt.table, formatAuto, false, filepath.Join(dir, tt.file))
 				if err != nil {
 					t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -24,12 +25,13 @@ func runMain(t *testing.T, args ...string) (string, error) {
 var verdictLines = regexp.MustCompile(`(?m)^(verdict|rule|target):.*$`)
 
 func TestSplitThenExplainShardsAgreesWithExplain(t *testing.T) {
-	src := newTestDB(t, schema.PerType, `
-		INSERT INTO block_wildcard (Domain) VALUES ('doubleclick.net'), ('tracker.example');
-		INSERT INTO block_exact (Domain) VALUES ('ads.example.com');
-		INSERT INTO fqdn_dns_allow (Domain) VALUES ('good.doubleclick.net');
-		INSERT INTO domain_alias (Source_Domain, Target_Domain) VALUES ('intel.com', 'keweon.center');
-		INSERT INTO block_regex (Pattern) VALUES ('^ad[0-9]+\.');`)
+	src := testkit.NewDB(t, schema.PerType, "wal", testkit.Rows(
+		testkit.BlockWildcard("doubleclick.net", "tracker.example"),
+		testkit.BlockExact("ads.example.com"),
+		testkit.Allow("good.doubleclick.net"),
+		testkit.Alias("intel.com", "keweon.center"),
+		testkit.BlockRegex(`^ad[0-9]+\.`),
+	)...)
 	dir := t.TempDir()
 	var shards []string
 	for i := range 3 {
@@ -61,7 +63,7 @@ func TestSplitThenExplainShardsAgreesWithExplain(t *testing.T) {
 }
 
 func TestSplitRefusesAmbiguousDestinations(t *testing.T) {
-	src := newTestDB(t, schema.PerType, "")
+	src := testkit.NewDB(t, schema.PerType, "wal")
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.db")
 	tests := []struct {

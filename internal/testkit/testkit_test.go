@@ -38,6 +38,17 @@ func TestNewDBHoldsTheRowsInEitherLayoutAndJournalMode(t *testing.T) {
 	}
 }
 
+func TestInsertRowsAddsToAnExistingDatabase(t *testing.T) {
+	path := testkit.NewDB(t, schema.Normalized, "wal", testkit.BlockExact("a.test")...)
+	testkit.InsertRows(t, path, testkit.Rows(testkit.BlockExact("b.test"), testkit.Alias("c.test", "d.test"))...)
+	db := testkit.OpenRO(t, path)
+	defer db.Close()
+	var exact, alias int
+	if err := db.QueryRow("SELECT (SELECT count(*) FROM block_exact), (SELECT count(*) FROM domain_alias)").Scan(&exact, &alias); err != nil || exact != 2 || alias != 1 {
+		t.Errorf("block_exact %d, domain_alias %d rows (%v), want 2 and 1", exact, alias, err)
+	}
+}
+
 func TestCreateDBRefusesAnUnknownJournalMode(t *testing.T) {
 	ft := &fatalRecorder{TB: t}
 	func() {
