@@ -24,7 +24,7 @@ const (
 // before a name goes on the wire (UTS #46 lookup, non-transitional).
 var idnaProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false))
 
-// canonicalName returns s in the form rows are stored in (SPEC §1): trimmed,
+// canonicalName returns s in the form rows are stored in: trimmed,
 // ASCII lower case, no trailing dot, Unicode as punycode. It rejects what is
 // not a host name: empty labels, labels over 63 or names over 253
 // characters, and characters other than letters, digits, '-' and '_' (the
