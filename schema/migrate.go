@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -13,6 +14,14 @@ import (
 // they match; src is only read. dst must not exist unless replace is set, in
 // which case it is replaced atomically (Replace).
 func Migrate(src, dst string, to Layout, replace bool) error {
+	return MigrateContext(context.Background(), src, dst, to, replace, nil)
+}
+
+// MigrateContext is Migrate that stops when ctx is done, leaving dst as it
+// was and the temporary file removed. The new file takes the mode, owner and
+// group of the dst it replaces, or of src when dst is new (ReplaceFrom);
+// warn, if not nil, is told what of them could not be kept.
+func MigrateContext(ctx context.Context, src, dst string, to Layout, replace bool, warn func(string)) error {
 	if !replace {
 		if _, err := os.Stat(dst); err == nil {
 			return fmt.Errorf("migrate to %s: file exists", dst)
@@ -20,15 +29,19 @@ func Migrate(src, dst string, to Layout, replace bool) error {
 	}
 	tmp := TempPath(dst)
 	RemoveTemp(tmp)
-	if err := Build(src, tmp, to, [NumTables]bool{}); err != nil {
+	if err := BuildContext(ctx, src, tmp, to, [NumTables]bool{}); err != nil {
 		RemoveTemp(tmp)
 		return fmt.Errorf("migrate %s to %s: %w", src, dst, err)
 	}
-	if err := Verify(src, tmp); err != nil {
+	if err := VerifyContext(ctx, src, tmp); err != nil {
 		RemoveTemp(tmp)
 		return fmt.Errorf("migrate %s to %s: %w", src, dst, err)
 	}
-	if err := Replace(tmp, dst); err != nil {
+	if err := ctx.Err(); err != nil {
+		RemoveTemp(tmp)
+		return fmt.Errorf("migrate %s to %s: %w", src, dst, err)
+	}
+	if err := ReplaceFrom(tmp, dst, src, warn); err != nil {
 		RemoveTemp(tmp)
 		return err
 	}
@@ -41,6 +54,12 @@ func Migrate(src, dst string, to Layout, replace bool) error {
 // replaces some tables; tmp is ready for Replace once closed. An empty src
 // gives an empty database.
 func Build(src, tmp string, to Layout, except [NumTables]bool) error {
+	return BuildContext(context.Background(), src, tmp, to, except)
+}
+
+// BuildContext is Build that stops, with ctx's error, when ctx is done: a
+// copy in progress is interrupted and rolled back; the caller removes tmp.
+func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTables]bool) error {
 	if err := create(tmp, to, "DELETE"); err != nil {
 		return err
 	}
@@ -73,7 +92,7 @@ func Build(src, tmp string, to Layout, except [NumTables]bool) error {
 			return err
 		}
 	}
-	tx, err := db.Begin()
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -83,7 +102,7 @@ func Build(src, tmp string, to Layout, except [NumTables]bool) error {
 			continue
 		}
 		for _, q := range copyStatements(t, to) {
-			if _, err := tx.Exec(q); err != nil {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("copy %s: %w", t, err)
 			}
 		}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -42,6 +43,15 @@ const splitBatch = 100_000
 // shards while they are replaced may see some new and some old shards for
 // up to one refresh interval.
 func Split(src string, dsts []string) error {
+	return SplitContext(context.Background(), src, dsts, nil)
+}
+
+// SplitContext is Split that stops when ctx is done, leaving every
+// destination as it was and the temporary files removed. A shard that
+// replaces a file takes that file's mode, owner and group, a new shard
+// those of src (ReplaceFrom); warn, if not nil, is told what of them could
+// not be kept.
+func SplitContext(ctx context.Context, src string, dsts []string, warn func(string)) error {
 	if len(dsts) == 0 {
 		return errors.New("split: no destination")
 	}
@@ -55,12 +65,16 @@ func Split(src string, dsts []string) error {
 			RemoveTemp(tmp)
 		}
 	}
-	if err := split(src, tmps); err != nil {
+	if err := split(ctx, src, tmps); err != nil {
+		cleanup()
+		return fmt.Errorf("split %s: %w", src, err)
+	}
+	if err := ctx.Err(); err != nil {
 		cleanup()
 		return fmt.Errorf("split %s: %w", src, err)
 	}
 	for i, dst := range dsts {
-		if err := Replace(tmps[i], dst); err != nil {
+		if err := ReplaceFrom(tmps[i], dst, src, warn); err != nil {
 			cleanup()
 			return err
 		}
@@ -77,7 +91,7 @@ type shardWriter struct {
 	rows int // rows in the open batch
 }
 
-func split(src string, tmps []string) error {
+func split(ctx context.Context, src string, tmps []string) error {
 	in, err := sql.Open("sqlite3", DSN(src, "mode=ro"))
 	if err != nil {
 		return err
@@ -119,7 +133,7 @@ func split(src string, tmps []string) error {
 		if !present[t] {
 			continue
 		}
-		if err := splitTable(in, t, shards); err != nil {
+		if err := splitTable(ctx, in, t, shards); err != nil {
 			return fmt.Errorf("%s: %w", t, err)
 		}
 	}
@@ -135,9 +149,9 @@ func split(src string, tmps []string) error {
 }
 
 // splitTable streams table t of in into the shards.
-func splitTable(in *sql.DB, t Table, shards []*shardWriter) error {
+func splitTable(ctx context.Context, in *sql.DB, t Table, shards []*shardWriter) error {
 	cols := t.columns()
-	rows, err := in.Query(fmt.Sprintf("SELECT %s FROM %s", cols, t.Name()))
+	rows, err := in.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s", cols, t.Name()))
 	if err != nil {
 		return err
 	}

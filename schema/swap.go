@@ -27,7 +27,20 @@ func TempPath(path string) string {
 	return fmt.Sprintf("%s.new-%d", path, os.Getpid())
 }
 
-// Replace moves the finished database tmp over path atomically.
+// Replace moves the finished database tmp over path atomically, with path's
+// mode, owner and group (ReplaceFrom without a source, warnings dropped).
+func Replace(tmp, path string) error { return ReplaceFrom(tmp, path, "", nil) }
+
+// ReplaceFrom moves the finished database tmp over path atomically.
+//
+// Before the rename tmp takes the permission bits, owner and group of path,
+// or, when path does not exist yet, of src (the database tmp was built
+// from; "" for none: tmp keeps what the umask gave it). A server that could
+// open the old file (or the source) can then open the new one, whatever the
+// umask and user of the command that built it. Setting the owner or group
+// needs privilege: when it is not permitted, warn (if not nil) is told what
+// could not be kept and the swap goes on, as the rows are what was asked
+// for.
 //
 // SQLite pairs a database with its -wal and -shm files by name only: a -wal
 // left next to path would be opened with, and replayed into, the new file,
@@ -46,7 +59,16 @@ func TempPath(path string) string {
 // frames in them are the hazard, so a writer to the old file during the
 // swap is unsupported (its writes would be lost anyway) and Replace reports
 // a non-empty -wal found after the rename.
-func Replace(tmp, path string) error {
+func ReplaceFrom(tmp, path, src string, warn func(string)) error {
+	like := path
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		like = src
+	}
+	if like != "" {
+		if err := keepAttrs(tmp, path, like, warn); err != nil {
+			return fmt.Errorf("replace %s: %w", path, err)
+		}
+	}
 	if err := syncFile(tmp); err != nil {
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
@@ -106,4 +128,31 @@ func syncFile(path string) error {
 	}
 	defer f.Close()
 	return f.Sync()
+}
+
+// keepAttrs gives file tmp, to be renamed to path, the permission bits,
+// owner and group of file like. The owner and group go first, as chown
+// clears set-id bits. A chown refused for lack of privilege is reported to
+// warn, not returned.
+func keepAttrs(tmp, path, like string, warn func(string)) error {
+	want, err := os.Stat(like)
+	if err != nil {
+		return err
+	}
+	have, err := os.Stat(tmp)
+	if err != nil {
+		return err
+	}
+	ws, ok1 := want.Sys().(*syscall.Stat_t)
+	hs, ok2 := have.Sys().(*syscall.Stat_t)
+	if ok1 && ok2 && (ws.Uid != hs.Uid || ws.Gid != hs.Gid) {
+		if err := os.Chown(tmp, int(ws.Uid), int(ws.Gid)); errors.Is(err, os.ErrPermission) {
+			if warn != nil {
+				warn(fmt.Sprintf("%s: owner and group %d:%d of %s not kept, the new file is owned by %d:%d (%v)", path, ws.Uid, ws.Gid, like, hs.Uid, hs.Gid, err))
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	return os.Chmod(tmp, want.Mode().Perm())
 }

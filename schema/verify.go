@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 )
@@ -8,7 +9,10 @@ import (
 // Verify compares every rule table of the databases at a and b row for row,
 // through the per-type names (tables or legacy views), in key order. It
 // returns an error naming the first difference.
-func Verify(a, b string) error {
+func Verify(a, b string) error { return VerifyContext(context.Background(), a, b) }
+
+// VerifyContext is Verify that stops, with ctx's error, when ctx is done.
+func VerifyContext(ctx context.Context, a, b string) error {
 	dbA, err := sql.Open("sqlite3", DSN(a, "mode=ro"))
 	if err != nil {
 		return err
@@ -31,7 +35,7 @@ func Verify(a, b string) error {
 		if !presentA[t] && !presentB[t] {
 			continue
 		}
-		if err := verifyTable(dbA, dbB, t, presentA[t], presentB[t]); err != nil {
+		if err := verifyTable(ctx, dbA, dbB, t, presentA[t], presentB[t]); err != nil {
 			return fmt.Errorf("verify %s: %w", t, err)
 		}
 	}
@@ -40,18 +44,18 @@ func Verify(a, b string) error {
 
 // verifyTable walks both tables in the same order and compares each row. A
 // missing table reads as empty.
-func verifyTable(dbA, dbB *sql.DB, t Table, hasA, hasB bool) error {
+func verifyTable(ctx context.Context, dbA, dbB *sql.DB, t Table, hasA, hasB bool) error {
 	target := "NULL"
 	if t.TargetColumn() != "" {
 		target = t.TargetColumn()
 	}
 	q := fmt.Sprintf("SELECT %s, %s FROM %s ORDER BY %s COLLATE BINARY", t.KeyColumn(), target, t.Name(), t.KeyColumn())
-	ra, err := openRows(dbA, q, hasA)
+	ra, err := openRows(ctx, dbA, q, hasA)
 	if err != nil {
 		return err
 	}
 	defer ra.close()
-	rb, err := openRows(dbB, q, hasB)
+	rb, err := openRows(ctx, dbB, q, hasB)
 	if err != nil {
 		return err
 	}
@@ -85,11 +89,11 @@ type rowStream struct {
 	err    error
 }
 
-func openRows(db *sql.DB, q string, present bool) (*rowStream, error) {
+func openRows(ctx context.Context, db *sql.DB, q string, present bool) (*rowStream, error) {
 	if !present {
 		return &rowStream{}, nil
 	}
-	rows, err := db.Query(q)
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}

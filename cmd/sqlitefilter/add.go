@@ -21,9 +21,9 @@ func runAdd(args []string) error {
 	hasTarget := t.TargetColumn() != ""
 	if hasTarget != (len(pos) == 3) {
 		if hasTarget {
-			return fmt.Errorf("%s needs KEY and TARGET", t)
+			return usagef("%s needs KEY and TARGET", t)
 		}
-		return fmt.Errorf("%s takes only KEY", t)
+		return usagef("%s takes only KEY", t)
 	}
 	e := entry{table: t}
 	if e.key, err = canonicalKey(t, pos[1]); err != nil {

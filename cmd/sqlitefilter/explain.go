@@ -25,7 +25,7 @@ func runExplain(args []string) error {
 	if len(pos) == 3 {
 		qtype = strings.ToUpper(pos[2])
 		if _, ok := dns.StringToType[qtype]; !ok {
-			return fmt.Errorf("unknown query type %q", pos[2])
+			return usagef("unknown query type %q", pos[2])
 		}
 	}
 	name := queryName(pos[1])

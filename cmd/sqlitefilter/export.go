@@ -28,7 +28,7 @@ func runExport(args []string) error {
 	fm := defaultExportFormat(t)
 	if *formatName != "" {
 		if fm, err = parseFormat(*formatName); err != nil {
-			return err
+			return asUsage(err)
 		}
 	}
 	if err := checkExportFormat(t, fm); err != nil {
@@ -74,7 +74,7 @@ func checkExportFormat(t schema.Table, f format) error {
 		ok = t.TargetColumn() != ""
 	}
 	if !ok {
-		return fmt.Errorf("cannot export %s as %s", t, f)
+		return usagef("cannot export %s as %s", t, f)
 	}
 	return nil
 }

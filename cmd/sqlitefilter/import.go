@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sqlitefilter/sqlitefilter/schema"
@@ -72,20 +69,20 @@ func runImport(args []string) error {
 		return err
 	}
 	if *batch < 1 {
-		return fmt.Errorf("--batch must be at least 1, got %d", *batch)
+		return usagef("--batch must be at least 1, got %d", *batch)
 	}
 	job := importJob{replace: *replace, batch: *batch, stdout: os.Stdout, stderr: os.Stderr}
 	if job.format, err = parseFormat(*formatName); err != nil {
-		return err
+		return asUsage(err)
 	}
 	if *tableName != "" {
 		t, ok := schema.ParseTable(*tableName)
 		if !ok {
-			return fmt.Errorf("unknown table %q", *tableName)
+			return usagef("unknown table %q", *tableName)
 		}
 		job.table, job.tableOK = t, true
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background())
 	defer stop()
 	return job.run(ctx, pos[0], pos[1:])
 }
@@ -125,7 +122,20 @@ func (j *importJob) written(p parser) []schema.Table {
 	return ts
 }
 
-func (j *importJob) run(ctx context.Context, dbPath string, files []string) error {
+// run imports files into the database at dbPath. When ctx is cancelled (a
+// signal) it stops within a line or a read, rolls back the batch in
+// progress and returns an error that says what was kept.
+func (j *importJob) run(ctx context.Context, dbPath string, files []string) (err error) {
+	var kept int64 // rows added by batches already committed to dbPath
+	defer func() {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			err = j.interruptedError(ctx, dbPath, kept)
+		case noSpace(err):
+			err = j.noSpaceError(err, dbPath, kept)
+		}
+	}()
 	prog := newProgress()
 	defer prog.close()
 	// Open the inputs first: a missing file or an unknown format fails the
@@ -141,10 +151,10 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) erro
 	for _, name := range files {
 		if name == "-" {
 			if stdin++; stdin > 1 {
-				return errors.New("standard input (-) given twice")
+				return usagef("standard input (-) given twice")
 			}
 		}
-		in, err := openInput(name)
+		in, err := openInput(ctx, name)
 		if err != nil {
 			return err
 		}
@@ -159,7 +169,7 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) erro
 	target := dbPath
 	if j.replace {
 		var err error
-		if target, err = j.prepareReplacement(dbPath, parsers); err != nil {
+		if target, err = j.prepareReplacement(ctx, dbPath, parsers); err != nil {
 			return err
 		}
 		defer schema.RemoveTemp(target) // a no-op once renamed
@@ -178,7 +188,7 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) erro
 	notes := map[string]bool{}
 	for i, in := range inputs {
 		prog.setInput(in.name, in.size, &in.read)
-		c, err := j.importOne(ctx, db, in, &parsers[i], prog)
+		c, err := j.importOne(ctx, db, in, &parsers[i], prog, &kept)
 		if err != nil {
 			return err
 		}
@@ -198,7 +208,35 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) erro
 	if !j.replace {
 		return nil
 	}
-	return j.finishReplacement(db, dbPath)
+	return j.finishReplacement(ctx, db, dbPath)
+}
+
+// warn prints a warning: something the import did not stop for.
+func (j *importJob) warn(msg string) { fmt.Fprintf(j.stderr, "warning: %s\n", msg) }
+
+// noSpaceError is the error of an import that ran out of disk space (or
+// file size), naming the file that could not grow and what was kept.
+func (j *importJob) noSpaceError(err error, dbPath string, kept int64) error {
+	switch {
+	case j.replace:
+		return fmt.Errorf("writing %s: %s; it was removed and %s is unchanged: %w", schema.TempPath(dbPath), noSpaceMessage, dbPath, err)
+	case kept == 0:
+		return fmt.Errorf("writing %s (or its -wal): %s; the batch in progress was rolled back, nothing imported: %w", dbPath, noSpaceMessage, err)
+	}
+	return fmt.Errorf("writing %s (or its -wal): %s; the batch in progress was rolled back, the %d rows added by earlier batches are kept: %w", dbPath, noSpaceMessage, kept, err)
+}
+
+// interruptedError is the error of an import stopped by a signal, naming
+// what is on disk: nothing new with --replace (the old file untouched, the
+// new one removed by then), else the batches committed before the stop.
+func (j *importJob) interruptedError(ctx context.Context, dbPath string, kept int64) error {
+	switch {
+	case j.replace:
+		return stopped(ctx, "rolled back, nothing imported: %s is unchanged and %s removed", dbPath, schema.TempPath(dbPath))
+	case kept == 0:
+		return stopped(ctx, "rolled back, nothing imported: %s is unchanged", dbPath)
+	}
+	return stopped(ctx, "the batch in progress was rolled back; the %d rows added by earlier batches are kept in %s (running the same import again completes it)", kept, dbPath)
 }
 
 // tune sets the pragmas for bulk writing: the WAL keeps the server reading
@@ -220,10 +258,14 @@ func (j *importJob) tune(db *database) error {
 }
 
 // importOne reads one input into db and returns its counts.
-func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *parser, prog *progress) (*counts, error) {
+// Rows its committed batches added are added to *kept as they commit.
+func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *parser, prog *progress, kept *int64) (*counts, error) {
 	c := &counts{reasons: map[string]int64{}}
 	w := newWriter(db, j.batch)
-	defer w.rollback()
+	defer func() {
+		w.rollback()
+		*kept += w.committed
+	}()
 	var o outcome
 	reported := int64(0)
 	report := func(msg string) {
@@ -233,8 +275,10 @@ func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *p
 		}
 	}
 	for {
-		if in.line%4096 == 0 && ctx.Err() != nil {
-			return nil, fmt.Errorf("%s:%d: interrupted (rows up to the last committed batch are kept)", in.name, in.line)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s:%d: %w", in.name, in.line, context.Cause(ctx))
+		default:
 		}
 		line, err := in.next()
 		if err == io.EOF {
@@ -282,7 +326,7 @@ func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *p
 // prepareReplacement builds the new file next to dbPath: every table of the
 // current database that this import does not write is copied over; the ones
 // it writes start empty. A missing dbPath gets a new per-type database.
-func (j *importJob) prepareReplacement(dbPath string, parsers []parser) (string, error) {
+func (j *importJob) prepareReplacement(ctx context.Context, dbPath string, parsers []parser) (string, error) {
 	for _, stale := range schema.RemoveStaleTemps(dbPath) {
 		fmt.Fprintf(j.stderr, "removed %s, left by an import that was killed\n", stale)
 	}
@@ -303,7 +347,7 @@ func (j *importJob) prepareReplacement(dbPath string, parsers []parser) (string,
 		layout, src = old.layout, dbPath
 		old.Close()
 	}
-	if err := schema.Build(src, tmp, layout, except); err != nil {
+	if err := schema.BuildContext(ctx, src, tmp, layout, except); err != nil {
 		schema.RemoveTemp(tmp)
 		if src != "" {
 			err = fmt.Errorf("copy %s: %w", dbPath, err)
@@ -315,9 +359,9 @@ func (j *importJob) prepareReplacement(dbPath string, parsers []parser) (string,
 
 // finishReplacement checks the new file, leaves it in rollback-journal mode
 // (no -wal of its own, see schema.Replace) and renames it over dbPath.
-func (j *importJob) finishReplacement(db *database, dbPath string) error {
+func (j *importJob) finishReplacement(ctx context.Context, db *database, dbPath string) error {
 	var ok string
-	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil || ok != "ok" {
+	if err := db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&ok); err != nil || ok != "ok" {
 		return fmt.Errorf("check new database: %s %v", ok, err)
 	}
 	if _, err := db.Exec("PRAGMA journal_mode=DELETE"); err != nil {
@@ -326,7 +370,10 @@ func (j *importJob) finishReplacement(db *database, dbPath string) error {
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("%s: %w", db.path, err)
 	}
-	if err := schema.Replace(db.path, dbPath); err != nil {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := schema.ReplaceFrom(db.path, dbPath, "", j.warn); err != nil {
 		return err
 	}
 	fmt.Fprintf(j.stdout, "replaced %s\n", dbPath)

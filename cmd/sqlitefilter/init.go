@@ -19,7 +19,7 @@ func runInit(args []string) error {
 	}
 	layout, err := schema.ParseLayout(*layoutName)
 	if err != nil {
-		return err
+		return asUsage(err)
 	}
 	db := pos[0]
 	if err := schema.CreateLayout(db, layout); err != nil {

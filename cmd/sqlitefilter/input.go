@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 )
 
@@ -39,9 +41,12 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func openInput(name string) (*input, error) {
-	in := &input{name: name, close: func() error { return nil }}
+// openInput opens a list for reading until ctx is done: from then on every
+// read returns ctx's cause at once, even one that waits on a silent pipe.
+func openInput(ctx context.Context, name string) (*input, error) {
+	in := &input{name: name}
 	var src io.Reader = os.Stdin
+	closeSrc := func() error { return nil }
 	if name == "-" {
 		in.name = "stdin"
 	} else {
@@ -52,9 +57,14 @@ func openInput(name string) (*input, error) {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 			in.size = st.Size()
 		}
-		src, in.close = f, f.Close
+		src, closeSrc = f, f.Close
 	}
-	br := bufio.NewReaderSize(countingReader{src, &in.read}, maxLine)
+	ctx, cancel := context.WithCancel(ctx)
+	in.close = func() error {
+		cancel()
+		return closeSrc()
+	}
+	br := bufio.NewReaderSize(countingReader{newCancelReader(ctx, src), &in.read}, maxLine)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -103,18 +113,121 @@ func (in *input) next() ([]byte, error) {
 	return line, nil
 }
 
-// head returns up to n of the first lines without consuming them, for
-// sniffing the format.
+// head returns the first lines without consuming them, for sniffing the
+// format: up to n, ending with the first that is neither blank nor a '#'
+// comment, which is the one sniff decides on. It waits for input only until
+// it has that line (or maxLine bytes, or the end), so a pipe that delivers a
+// few lines and then pauses is imported as it comes.
 func (in *input) head(n int) []string {
-	buf, _ := in.r.Peek(maxLine)
+	want := 1
+	for {
+		buf, err := in.r.Peek(want)
+		if err == nil && len(buf) < maxLine {
+			buf = buf[:in.r.Buffered()]
+		}
+		out, decided := headLines(buf, n)
+		if decided || err != nil || len(buf) >= maxLine {
+			return out
+		}
+		want = len(buf) + 1
+	}
+}
+
+// headLines splits the complete lines at the start of buf, up to n and up
+// to the first that is neither blank nor a comment, and reports whether it
+// reached such a line (or n lines).
+func headLines(buf []byte, n int) ([]string, bool) {
 	var out []string
-	for len(out) < n && len(buf) > 0 {
+	for len(out) < n {
 		line, rest, found := bytes.Cut(buf, []byte{'\n'})
 		if !found {
-			break // a partial line may be cut anywhere
+			return out, false // a partial line may be cut anywhere
 		}
-		out = append(out, string(bytes.TrimSuffix(line, []byte{'\r'})))
+		s := string(bytes.TrimSuffix(line, []byte{'\r'}))
+		out = append(out, s)
+		if t := strings.TrimSpace(s); t != "" && t[0] != '#' {
+			return out, true
+		}
 		buf = rest
 	}
-	return out
+	return out, true
+}
+
+// cancelReader reads src in a goroutine of its own and hands the data over
+// in chunks, so that a stop does not wait for src: Read returns ctx's cause
+// as soon as ctx is done, whether src is blocked in read(2) on a pipe whose
+// writer is silent or streams an endless line that no newline ends. The
+// goroutine stays blocked in src.Read until that returns (or the process
+// exits); it never touches the chunks again once ctx is done.
+type cancelReader struct {
+	ctx  context.Context
+	data chan chunk  // filled chunks, in order
+	free chan []byte // buffers the goroutine may fill
+	cur  chunk       // the chunk being handed out
+	off  int         // bytes of cur already handed out
+}
+
+// chunk is one read of src: buf[:n] and the error that came with it.
+type chunk struct {
+	buf []byte
+	n   int
+	err error
+}
+
+// cancelChunk is the size of one read; two buffers let the next read run
+// while the last one is consumed.
+const cancelChunk = 64 << 10
+
+func newCancelReader(ctx context.Context, src io.Reader) *cancelReader {
+	r := &cancelReader{ctx: ctx, data: make(chan chunk, 1), free: make(chan []byte, 2)}
+	r.free <- make([]byte, cancelChunk)
+	r.free <- make([]byte, cancelChunk)
+	go r.pump(src)
+	return r
+}
+
+func (r *cancelReader) pump(src io.Reader) {
+	for {
+		var buf []byte
+		select {
+		case buf = <-r.free:
+		case <-r.ctx.Done():
+			return
+		}
+		n, err := src.Read(buf)
+		select {
+		case r.data <- chunk{buf, n, err}:
+		case <-r.ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (r *cancelReader) Read(p []byte) (int, error) {
+	// Checked first: a source that never blocks (/dev/zero) always has a
+	// chunk ready, and select would pick at random between the two.
+	if r.ctx.Err() != nil {
+		return 0, context.Cause(r.ctx)
+	}
+	for r.off == r.cur.n {
+		if r.cur.err != nil {
+			return 0, r.cur.err
+		}
+		if r.cur.buf != nil {
+			r.free <- r.cur.buf
+			r.cur.buf = nil
+		}
+		select {
+		case r.cur = <-r.data:
+			r.off = 0
+		case <-r.ctx.Done():
+			return 0, context.Cause(r.ctx)
+		}
+	}
+	n := copy(p, r.cur.buf[r.off:r.cur.n])
+	r.off += n
+	return n, nil
 }

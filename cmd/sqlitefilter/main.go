@@ -2,6 +2,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -35,11 +37,11 @@ func main() {
 		if c.name != os.Args[1] {
 			continue
 		}
-		if err := c.run(os.Args[2:]); err != nil {
+		err := c.run(os.Args[2:])
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(os.Stderr, "sqlitefilter %s: %v\n", c.name, err)
-			os.Exit(1)
 		}
-		return
+		os.Exit(exitCode(err))
 	}
 	fmt.Fprintf(os.Stderr, "sqlitefilter: unknown command %q\n", os.Args[1])
 	usage()
@@ -52,3 +54,24 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  %s\n", c.usage)
 	}
 }
+
+// exitCode is the status a command's error exits with: 0 for none (and for
+// -h, which printed the usage asked for), 2 for a usage error, 128 plus the
+// signal number for a command stopped by SIGINT or SIGTERM (what a shell
+// reports for a process the signal killed), 1 for any other failure.
+func exitCode(err error) int {
+	var sig *interrupted
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case isUsage(err):
+		return 2
+	case errors.As(err, &sig):
+		return 128 + int(sig.sig)
+	}
+	return 1
+}
+
+// warn prints a warning on standard error: something a command did not stop
+// for but the operator should know.
+func warn(msg string) { fmt.Fprintf(os.Stderr, "warning: %s\n", msg) }

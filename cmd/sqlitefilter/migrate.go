@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 
@@ -30,10 +31,18 @@ func runMigrate(args []string) error {
 	}
 	if *layoutName != "" {
 		if to, err = schema.ParseLayout(*layoutName); err != nil {
-			return err
+			return asUsage(err)
 		}
 	}
-	if err := schema.Migrate(src, dst, to, *replace); err != nil {
+	ctx, stop := signalContext(context.Background())
+	defer stop()
+	if err := schema.MigrateContext(ctx, src, dst, to, *replace, warn); err != nil {
+		if ctx.Err() != nil {
+			return stopped(ctx, "nothing migrated: %s is as it was and %s removed", dst, schema.TempPath(dst))
+		}
+		if noSpace(err) {
+			return fmt.Errorf("writing %s: %s; it was removed and %s is as it was: %w", schema.TempPath(dst), noSpaceMessage, dst, err)
+		}
 		return err
 	}
 	fmt.Printf("%s (%s) → %s (%s): every row verified\n", src, from, dst, to)

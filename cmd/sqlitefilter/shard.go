@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
@@ -37,14 +39,22 @@ func runSplit(args []string) error {
 			return err
 		}
 		if seen[abs] {
-			return fmt.Errorf("%s named twice", d)
+			return usagef("%s named twice", d)
 		}
 		if srcAbs, _ := filepath.Abs(src); abs == srcAbs {
-			return fmt.Errorf("%s is the source", d)
+			return usagef("%s is the source", d)
 		}
 		seen[abs] = true
 	}
-	if err := schema.Split(src, dsts); err != nil {
+	ctx, stop := signalContext(context.Background())
+	defer stop()
+	if err := schema.SplitContext(ctx, src, dsts, warn); err != nil {
+		if ctx.Err() != nil {
+			return stopped(ctx, "nothing split: %s as they were, their temporary files removed", strings.Join(dsts, ", "))
+		}
+		if noSpace(err) {
+			return fmt.Errorf("writing the new shards: %s; %s are as they were, their temporary files removed: %w", noSpaceMessage, strings.Join(dsts, ", "), err)
+		}
 		return err
 	}
 	fmt.Printf("%s: split into %d shards\n", src, len(dsts))

@@ -21,9 +21,12 @@ type writer struct {
 	db      *database
 	batch   int // rows per transaction
 	tx      *sql.Tx
-	pending int
-	stmts   map[string]*sql.Stmt // by SQL text, prepared within tx
-	addSQL  [schema.NumTables]string
+	pending int   // rows written in tx
+	added   int64 // rows added in tx
+	// committed counts the rows added by the transactions committed so far.
+	committed int64
+	stmts     map[string]*sql.Stmt // by SQL text, prepared within tx
+	addSQL    [schema.NumTables]string
 }
 
 func newWriter(db *database, batch int) *writer {
@@ -62,6 +65,7 @@ func (w *writer) add(e entry) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("add %s %q: %w", e.table, e.key, err)
 	}
+	w.added += n
 	return n > 0, w.tick()
 }
 
@@ -160,11 +164,12 @@ func (w *writer) commit() error {
 		return nil
 	}
 	w.closeStmts()
-	tx := w.tx
-	w.tx, w.pending = nil, 0
+	tx, added := w.tx, w.added
+	w.tx, w.pending, w.added = nil, 0, 0
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	w.committed += added
 	return nil
 }
 
@@ -173,7 +178,7 @@ func (w *writer) rollback() {
 	w.closeStmts()
 	if w.tx != nil {
 		w.tx.Rollback()
-		w.tx, w.pending = nil, 0
+		w.tx, w.pending, w.added = nil, 0, 0
 	}
 }
 
