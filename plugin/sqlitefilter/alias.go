@@ -7,15 +7,25 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/upstream"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
+
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 )
 
-// serveAlias answers a query whose name Decide aliased : the
-// CNAME records of the chain, then what the server answers for the last
-// target and the same qtype, obtained by sending that question through the
-// whole plugin chain again (plugin/pkg/upstream), so that cache, forward and
-// this plugin's own rules apply to the target as to any query. A CNAME
-// query gets the first CNAME alone, as from an authoritative server.
+// serveAlias answers a query whose name Decide aliased: the CNAME records of
+// the chain, then what the server answers for the last target and the same
+// qtype, obtained by sending that question through the server again
+// (plugin/pkg/upstream), so that cache, forward and this plugin's own rules
+// apply to the target as to any query. A CNAME query gets the first CNAME
+// alone, as from an authoritative server.
+//
+// The server sends the target to the server block that serves its zone,
+// which may be another block than this one. So that the client gets this
+// block's policy whatever block resolved the target, this block's address
+// rewrites apply to the whole answer (the caller wraps w), and the nested
+// pass through this same instance does not rewrite a second time. When no
+// block serves the target (REFUSED), the answer is the CNAME chain alone,
+// NOERROR, as an authoritative server gives for a target outside its zones:
+// the client's resolver follows it.
 func (f *SQLiteFilter) serveAlias(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, v policy.Verdict) (int, error) {
 	q := r.Question[0]
 	cnames := make([]dns.RR, 0, len(v.Aliases))
@@ -46,12 +56,19 @@ func (f *SQLiteFilter) serveAlias(ctx context.Context, w dns.ResponseWriter, r *
 		return dns.RcodeServerFailure, nil
 	}
 	ctx = context.WithValue(ctx, dnsserver.LoopKey{}, loop+1)
+	ctx = context.WithValue(ctx, aliasKey{}, f)
 	res, err := upstream.New().Lookup(ctx, request.Request{W: w, Req: r}, dns.Fqdn(v.Target), q.Qtype)
 	if err != nil {
 		return dns.RcodeServerFailure, err
 	}
 	if res == nil {
 		return dns.RcodeServerFailure, nil
+	}
+	if res.Rcode == dns.RcodeRefused {
+		m.Answer = cnames
+		echoEDNS(m, r)
+		w.WriteMsg(m)
+		return dns.RcodeSuccess, nil
 	}
 	m.Rcode = res.Rcode
 	// A truncated answer for the target makes the whole answer truncated,
@@ -63,6 +80,17 @@ func (f *SQLiteFilter) serveAlias(ctx context.Context, w dns.ResponseWriter, r *
 	echoEDNS(m, r)
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
+}
+
+// aliasKey marks the context of an alias target's lookup with the instance
+// that aliased it, which rewrites the whole answer itself.
+type aliasKey struct{}
+
+// aliasedBy reports whether ctx is the lookup of an alias target that f
+// aliased.
+func (f *SQLiteFilter) aliasedBy(ctx context.Context) bool {
+	by, _ := ctx.Value(aliasKey{}).(*SQLiteFilter)
+	return by == f
 }
 
 // echoEDNS gives m the query's EDNS0 (RFC 6891), when it has one.

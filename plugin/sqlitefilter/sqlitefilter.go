@@ -111,13 +111,11 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		case len(v.Aliases) > 0:
 			// The target goes to the block upstream when the chain
 			// asks the server for it.
-			return f.serveAlias(ctx, w, r, v)
+			return f.serveAlias(ctx, f.rewriter(ctx, w, rs), r, v)
 		}
 		return f.blockUp.serve(ctx, f.rewriter(ctx, w, rs), r)
 	case policy.ActionAlias:
-		// The answer for the target was rewritten on its own way
-		// through the chain: no second wrapper here.
-		return f.serveAlias(ctx, w, r, v)
+		return f.serveAlias(ctx, f.rewriter(ctx, w, rs), r, v)
 	case policy.ActionAliasFail:
 		return dns.RcodeServerFailure, nil
 	case policy.ActionAllow:
@@ -142,9 +140,10 @@ func (f *SQLiteFilter) serveBlocked(w dns.ResponseWriter, r *dns.Msg) (int, erro
 }
 
 // rewriter wraps w so the answer's addresses are rewritten, when there are
-// rewrites.
+// rewrites; not in the lookup of a target this instance aliased, whose
+// whole answer it rewrites itself (alias.go).
 func (f *SQLiteFilter) rewriter(ctx context.Context, w dns.ResponseWriter, rs *loaded) dns.ResponseWriter {
-	if rs == nil || rs.set.Rewrite.Len() == 0 {
+	if rs == nil || rs.set.Rewrite.Len() == 0 || f.aliasedBy(ctx) {
 		return w
 	}
 	c := addrRewriteCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx))
