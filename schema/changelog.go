@@ -6,28 +6,60 @@ import (
 	"fmt"
 )
 
-// ChangeLog is the table that the triggers of changelog.sql fill with every
-// key inserted into (or updated in) a LoggedTables table, so that a reader
+// ChangeLog is the table that the change-log triggers fill with every key
+// that appears in a table the decision probes by equality, so that a reader
 // can keep an in-memory key filter in step with the writer without scanning.
 const ChangeLog = "sqlitefilter_changes"
 
-// LoggedTables are the tables whose keys the decision probes by equality
-// (the suffix walk); their new keys go to the change log.
+// LoggedTables are the per-type tables whose keys the decision probes by
+// equality (the suffix walk); their new keys go to the change log.
 var LoggedTables = []Table{Allow, BlockExact, BlockWildcard, DNSBlock, Alias}
 
-//go:embed changelog.sql
-var changeLogDDL string
-
-// ChangeLogTriggers names the triggers that log the keys of table t.
-func ChangeLogTriggers(t Table) [2]string {
-	return [2]string{ChangeLog + "_ins_" + t.Name(), ChangeLog + "_upd_" + t.Name()}
+// KeyColumn is a table and the column of its keys, as a key filter reads
+// them.
+type KeyColumn struct {
+	Table  string
+	Column string
 }
 
-// AddChangeLog creates the change log and its triggers in an open per-type
-// database. Bulk loaders create it after loading, so that the initial rows do
-// not pass through the log.
-func AddChangeLog(db *sql.DB) error {
-	if _, err := db.Exec(changeLogDDL); err != nil {
+// FilterKeys are where the keys every equality probe of layout l looks for
+// are stored: the per-type tables' key columns, or the normalized layout's
+// domains, which hold every name once whatever its rules.
+func FilterKeys(l Layout) []KeyColumn {
+	if l == Normalized {
+		return []KeyColumn{{Table: "domains", Column: "domain"}}
+	}
+	out := make([]KeyColumn, len(LoggedTables))
+	for i, t := range LoggedTables {
+		out[i] = KeyColumn{Table: t.Name(), Column: t.KeyColumn()}
+	}
+	return out
+}
+
+var (
+	//go:embed changelog.sql
+	changeLogDDL string
+	//go:embed changelog_pertype.sql
+	changeLogPerTypeDDL string
+	//go:embed changelog_normalized.sql
+	changeLogNormalizedDDL string
+)
+
+// ChangeLogTriggers names the triggers that log the keys of table (a table
+// of FilterKeys).
+func ChangeLogTriggers(table string) [2]string {
+	return [2]string{ChangeLog + "_ins_" + table, ChangeLog + "_upd_" + table}
+}
+
+// AddChangeLog creates the change log and the triggers of layout l in an
+// open database. Bulk loaders create it after loading, so that the initial
+// rows do not pass through the log.
+func AddChangeLog(db *sql.DB, l Layout) error {
+	ddl := changeLogDDL + changeLogPerTypeDDL
+	if l == Normalized {
+		ddl = changeLogDDL + changeLogNormalizedDDL
+	}
+	if _, err := db.Exec(ddl); err != nil {
 		return fmt.Errorf("add change log: %w", err)
 	}
 	return nil

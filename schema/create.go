@@ -57,10 +57,8 @@ func create(path string, l Layout, journal string) error {
 	if _, err := db.Exec(DDL(l)); err != nil {
 		return err
 	}
-	if l == PerType {
-		if err := AddChangeLog(db); err != nil {
-			return err
-		}
+	if err := AddChangeLog(db, l); err != nil {
+		return err
 	}
 	return db.Close()
 }

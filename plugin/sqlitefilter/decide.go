@@ -3,13 +3,15 @@ package sqlitefilter
 import (
 	"fmt"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/bloom"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 )
 
 // decide runs policy.Decide over the files as they are now, with the regex
-// set of rs (none while it is being built). Each probe goes to its key's
+// set of rs when rs was read from shard 0's store, else with the rules read
+// from the store in place. Each probe goes to its key's
 // file (one file is a set of one shard) on a pooled connection taken on the
 // first probe there, so a decision the key filter or the verdict cache
 // answers never touches SQLite.
@@ -21,15 +23,15 @@ import (
 // no query.
 func (f *SQLiteFilter) decide(name string, rs *loaded, ds *decideStats) (policy.Verdict, error) {
 	for {
-		s0 := f.files.first()
+		s0, latest := f.current()
+		if rs == nil || rs.store != s0 {
+			rs = latest // the caller's rules are of the file this store replaced
+		}
 		if s0 == nil {
 			if f.cfg.sharded() {
 				return policy.Verdict{}, fmt.Errorf("shard 0: %w", store.ErrNotOpen)
 			}
 			return policy.Verdict{}, store.ErrNotOpen
-		}
-		if rs != nil && rs.store != s0 {
-			rs = nil // read from the file this store replaced
 		}
 		// Read before any snapshot is taken, so a verdict is never filed
 		// under a generation older than the data it was decided on. A
@@ -50,16 +52,18 @@ func (f *SQLiteFilter) decide(name string, rs *loaded, ds *decideStats) (policy.
 			// row is never missed because of it. Of a shard set, shard 0
 			// knowing no alias says nothing of the other shards.
 			src.NoAliases = rs != nil && rs.set.NoAliases && rs.gen == s0.Generation()
-			// The key filter follows the single file (shard sets are read
-			// without one).
-			src.Lookup = f.keys.Wrap(s0, gen, r, &ds.bloomNegatives)
 		}
+		// Each file's key filter answers for the keys of its shard.
+		src.Lookup = bloom.Wrap(f.filters, f.files, r, &ds.bloomNegatives)
 		v, err := policy.Decide(src, name)
 		r.Release()
 		if r.Replaced(err) {
 			continue
 		}
-		if err == nil {
+		// A decision the key filters took alone costs less than a cache
+		// entry would (and names never asked twice would only churn the
+		// cache): only what SQLite answered is kept.
+		if err == nil && r.Probes() > 0 {
 			f.cache.put(s0, gen, rs, name, v)
 		}
 		return v, err

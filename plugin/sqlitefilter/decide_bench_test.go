@@ -72,7 +72,7 @@ func fillBenchDB(path string, n int) error {
 	db.SetMaxOpenConns(1)
 	// Loading through the change log's triggers would only slow this down.
 	for _, t := range schema.LoggedTables {
-		for _, trig := range schema.ChangeLogTriggers(t) {
+		for _, trig := range schema.ChangeLogTriggers(t.Name()) {
 			if _, err := db.Exec("DROP TRIGGER " + trig); err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ func fillBenchDB(path string, n int) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	return schema.AddChangeLog(db)
+	return schema.AddChangeLog(db, schema.PerType)
 }
 
 func benchRowName(i int) string { return fmt.Sprintf("r%d-track.ads%d.com", i, i%997) }
@@ -129,9 +129,9 @@ func benchFilter(b *testing.B, cacheSize int, bloomMax int64, pool int) *SQLiteF
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.Stop() })
-	f.keys.Sync(f.files.first()) // the first tick would start the build
+	f.filters[0].Sync(f.files.first()) // the first tick would start the build
 	if bloomMax > 0 {
-		for !f.keys.Ready(f.files.first()) {
+		for !f.filters[0].Ready(f.files.first()) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}

@@ -19,12 +19,12 @@ func startFilter(t *testing.T, path string, maxBytes int64) *SQLiteFilter {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Stop() })
-	f.keys.Sync(f.files.first()) // the first tick would start the build
+	f.filters[0].Sync(f.files.first()) // the first tick would start the build
 	return f
 }
 
 // waitFilterReady waits until the handler's Bloom filter is in use.
 func waitFilterReady(t *testing.T, f *SQLiteFilter) {
 	t.Helper()
-	testkit.Eventually(t, "the Bloom filter to be ready", 10*time.Second, func() bool { return f.keys.Ready(f.files.first()) })
+	testkit.Eventually(t, "the Bloom filter to be ready", 10*time.Second, func() bool { return f.filters[0].Ready(f.files.first()) })
 }

@@ -2,6 +2,7 @@ package sqlitefilter
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
@@ -18,31 +19,25 @@ type loaded struct {
 	set   *rules.Set
 }
 
-// load builds the in-memory rules in the background, at once
-// and then whenever the store's generation moves on (the watch kicks it) or
-// the store is replaced, so that start-up never waits for them. The ticker
-// retries a failed build and notices a replaced store.
+// load rebuilds the in-memory rules of shard 0 whenever its generation
+// moves on (the watch kicks it after a committed change), while the previous
+// rules serve: a query reads either the old rules or the new, never none.
+// The rules of a newly opened file are built by the watcher before the file
+// is published (watch.go). The ticker retries a failed build.
 func (f *SQLiteFilter) load() {
 	defer f.done.Done()
 	t := time.NewTicker(f.cfg.Refresh)
 	defer t.Stop()
 	for {
 		s, cur := f.files.first(), f.rules.Load()
-		if s != nil && (cur == nil || cur.store != s || cur.gen != s.Generation()) {
-			if cur != nil && cur.store != s {
-				cur = nil
-			}
-			start := time.Now()
+		if s != nil && cur != nil && cur.store == s && cur.gen != s.Generation() {
 			r, err := f.loadRules(s, cur)
 			switch {
 			case err != nil:
-				f.fail(fmt.Errorf("%w; retrying in %s", err, f.cfg.Refresh))
-			default:
-				f.rules.Store(r)
-				if cur == nil || cur.set.Regex != r.set.Regex || cur.set.Rewrite != r.set.Rewrite {
-					log.Infof("%s: loaded %d regex patterns (%d without a literal to prefilter) and %d address rewrites in %s",
-						s.Path(), r.set.Regex.Len(), r.set.Regex.Unfiltered(), r.set.Rewrite.Len(), time.Since(start).Round(time.Microsecond))
-				}
+				f.fail(fmt.Errorf("%w; the rules read before keep applying; retrying in %s", err, f.cfg.Refresh))
+			case !f.rules.CompareAndSwap(cur, r):
+				// The watcher published another file's rules meanwhile:
+				// these describe a file no longer served.
 			}
 		}
 		select {
@@ -57,6 +52,7 @@ func (f *SQLiteFilter) load() {
 // loadRules reads the in-memory rules of s (shard 0 of a set), reusing from
 // prev, read from the same store, whatever did not change.
 func (f *SQLiteFilter) loadRules(s *store.Store, prev *loaded) (*loaded, error) {
+	start := time.Now()
 	r := &loaded{store: s, gen: s.Generation()}
 	var ps *rules.Set
 	if prev != nil && prev.store == s {
@@ -68,18 +64,34 @@ func (f *SQLiteFilter) loadRules(s *store.Store, prev *loaded) (*loaded, error) 
 	}
 	rulesLoaded.WithLabelValues(s.Path(), schema.BlockRegex.Name()).Set(float64(r.set.Regex.Len()))
 	rulesLoaded.WithLabelValues(s.Path(), "ip_rewrite").Set(float64(r.set.Rewrite.Len()))
+	if ps == nil || ps.Regex != r.set.Regex || ps.Rewrite != r.set.Rewrite {
+		log.Infof("%s: loaded %d regex patterns (%d without a literal to prefilter) and %d address rewrites in %s",
+			s.Path(), r.set.Regex.Len(), r.set.Regex.Unfiltered(), r.set.Rewrite.Len(), time.Since(start).Round(time.Microsecond))
+	}
 	return r, nil
 }
 
-// currentRules returns the in-memory rules if they were read from the store
-// in place. After a swap the old file's regex set and rewrites must not apply
-// to the new file's data: until rules of the new file are built, none apply,
-// as at start-up (the watcher builds them before the swap, so this is a
-// window of a few queries at most).
+// currentRules returns the in-memory rules read from the store in place.
 func (f *SQLiteFilter) currentRules() *loaded {
-	rs := f.rules.Load()
-	if rs == nil || rs.store != f.files.first() {
-		return nil
-	}
+	_, rs := f.current()
 	return rs
+}
+
+// current returns shard 0's store and the in-memory rules read from it,
+// read together. The watcher publishes a new file's rules just before the
+// file (watch.go), so a query may see one of them new and the other old for
+// an instant: it reads both again rather than decide the new file's data
+// with the old file's rules, or the reverse. Rules of another store than
+// the one served are never used.
+func (f *SQLiteFilter) current() (*store.Store, *loaded) {
+	for range 1000 {
+		rs, s0 := f.rules.Load(), f.files.first()
+		if rs == nil || s0 == nil || rs.store == s0 {
+			return s0, rs
+		}
+		runtime.Gosched()
+	}
+	// Unreachable while the watcher publishes rules with every file; were
+	// it not, no rules of another file would still be better than wrong ones.
+	return f.files.first(), nil
 }

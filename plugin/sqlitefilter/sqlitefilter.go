@@ -50,16 +50,24 @@ type SQLiteFilter struct {
 	allowUp, blockUp *upstreamGroup // nil when not configured
 	skips            *skipReporter
 
-	cache *verdictCache    // nil when cache_size is 0 (cache.go)
-	keys  *bloom.KeyFilter // nil when bloom_max_memory is 0
+	// warm: the server was once ready, and stays so (ready.go).
+	warm atomic.Bool
+
+	cache *verdictCache // nil when cache_size is 0 (cache.go)
+	// filters are the key filters of the files, by shard; nil ones when
+	// bloom_max_memory is 0.
+	filters []*bloom.KeyFilter
 }
 
 // New returns a handler for cfg. It opens nothing: Start does.
 func New(cfg Config) *SQLiteFilter {
 	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter(), errors: newErrorLog(errorLogInterval)}
 	f.cache = newVerdictCache(cfg.CacheSize)
-	f.keys = bloom.New(cfg.BloomMaxBytes, log)
 	f.files = newFiles(cfg)
+	f.filters = make([]*bloom.KeyFilter, len(f.files))
+	for i := range f.filters {
+		f.filters[i] = bloom.New(cfg.BloomMaxBytes, log)
+	}
 	if len(cfg.AllowUpstream) > 0 {
 		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)
 	}

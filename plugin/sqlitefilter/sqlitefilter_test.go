@@ -59,13 +59,14 @@ func TestInMemoryRulesFollowTheDatabase(t *testing.T) {
 	}
 }
 
-// TestRegexNotAppliedUntilLoaded: the decision runs without the regex set
-// while it is being built: start-up does not wait for the in-memory rules.
-func TestRegexNotAppliedUntilLoaded(t *testing.T) {
+// TestRegexAppliesFromTheFirstQuery: a file is published with its
+// in-memory rules, so no decision ever runs on its data without the regex
+// set, whatever rules the caller read before.
+func TestRegexAppliesFromTheFirstQuery(t *testing.T) {
 	path := testkit.NewDB(t, schema.PerType, "wal", rowsOf(regexRows(`^ads\.`), exact("x.test"))...)
 	c := newChain(t, path, "", false)
-	if v, err := c.f.decide("ads.example.org", nil, new(decideStats)); err != nil || v.Action != policy.ActionPass {
-		t.Fatalf("without the regex set: %+v, %v; want pass", v, err)
+	if v, err := c.f.decide("ads.example.org", nil, new(decideStats)); err != nil || v.Action != policy.ActionBlock {
+		t.Fatalf("with no rules read by the caller: %+v, %v; want block", v, err)
 	}
 	if v, err := c.f.decide("x.test", nil, new(decideStats)); err != nil || v.Action != policy.ActionBlock {
 		t.Fatalf("exact rows apply without the regex set: %+v, %v", v, err)

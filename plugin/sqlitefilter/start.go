@@ -2,6 +2,7 @@ package sqlitefilter
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/coredns/caddy"
 )
@@ -12,12 +13,15 @@ import (
 // stays false, so a Kubernetes readiness probe holds traffic back until the
 // file arrives (an init container or a sidecar may still be writing it). At a
 // Corefile reload it fails the reload instead, so the running configuration
-// keeps serving rather than a new one that cannot filter.
+// keeps serving rather than a new one that cannot filter, and waits until
+// the new instance is ready (its key filter built, within reloadWait), so
+// that the running one serves until the new one is right and fast.
 func (f *SQLiteFilter) Start() error {
 	if caddy.Started() {
 		if err := f.openAll(); err != nil {
 			return fmt.Errorf("%w; the reload is refused and the running configuration keeps serving", err)
 		}
+		f.waitReady(reloadWait)
 	} else if f.resolvePattern() {
 		for _, d := range f.files {
 			f.reopen(d)
@@ -43,7 +47,9 @@ func (f *SQLiteFilter) Stop() error {
 	}
 	close(f.stop)
 	f.done.Wait()
-	f.keys.Close()
+	for _, k := range f.filters {
+		k.Close()
+	}
 	f.stop = nil
 	for _, u := range []*upstreamGroup{f.allowUp, f.blockUp} {
 		if u != nil {
@@ -81,4 +87,19 @@ func (f *SQLiteFilter) openAll() error {
 		}
 	}
 	return nil
+}
+
+// reloadWait bounds how long a reload waits for the new instance's key
+// filter: past it the new instance serves, SQLite answering every probe
+// until the filter is built.
+const reloadWait = 2 * time.Minute
+
+// waitReady waits until Ready or for at most d.
+func (f *SQLiteFilter) waitReady(d time.Duration) {
+	for deadline := time.Now().Add(d); !f.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			log.Warningf("%s: not ready after %s; serving while the key filter is built", f.cfg.Path, d)
+			return
+		}
+	}
 }

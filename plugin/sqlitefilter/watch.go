@@ -39,11 +39,12 @@ func (f *SQLiteFilter) watch() {
 					f.check(d)
 				}
 			}
-			// The Bloom filter follows the single store (a shard set is
-			// read without one): its first build starts at the first tick,
-			// so that start-up never waits for it.
-			if s := f.files.first(); s != nil && !f.cfg.sharded() {
-				f.keys.Sync(s)
+			// Each file's key filter follows its store: the change log
+			// read after a commit, or a rebuild.
+			for i, d := range f.files {
+				if s := d.store.Load(); s != nil {
+					f.filters[i].Sync(s)
+				}
 			}
 		}
 	}
@@ -71,6 +72,14 @@ func (f *SQLiteFilter) check(d *dbFile) {
 		return
 	}
 	changed, err := s.Refresh()
+	if err == nil && s.SchemaChanged() {
+		// A table was created or dropped: the store's statements and the
+		// tables it knows of are the old schema's. Opened anew (as a swap
+		// of the same file), the new schema applies within refresh.
+		log.Infof("%s: tables were created or dropped; opening the file anew", d.path)
+		f.reopen(d)
+		return
+	}
 	if err != nil {
 		f.failFile(d, err)
 		// A writer's lock held beyond busy_timeout passes; anything else may
@@ -113,16 +122,21 @@ func (f *SQLiteFilter) open(d *dbFile) error {
 	for _, t := range s.Missing() {
 		log.Infof("%s: table %s is missing, so its rules are empty", d.path, t)
 	}
-	if old != nil && d.shard == 0 {
-		// A swap: build the new file's in-memory rules while the old file
-		// still serves, so that queries move to the new data and its rules
-		// together. (At start nothing waits: the loader builds them. On a
-		// failure here the loader retries and logs it.)
-		if r, err := f.loadRules(s, nil); err == nil {
-			f.rules.Store(r)
+	if d.shard == 0 {
+		// Shard 0's in-memory rules are built before its store is
+		// published, and published first: no query ever reads the file
+		// without them (current). At a swap the old file and its rules
+		// serve meanwhile; a file whose rules cannot be built is not
+		// published, and is tried again at the next check.
+		r, err := f.loadRules(s, nil)
+		if err != nil {
+			s.Close()
+			return err
 		}
+		f.rules.Store(r)
 	}
 	d.store.Store(s)
+	f.filters[d.shard].Sync(s) // the key filter's build starts now, not at the next tick
 	f.kickLoader()
 	swapCount.WithLabelValues(d.path).Inc()
 	swapTime.WithLabelValues(d.path).SetToCurrentTime()

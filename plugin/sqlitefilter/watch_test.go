@@ -30,6 +30,13 @@ func newFilter(path string) *SQLiteFilter {
 	return New(cfg)
 }
 
+// waitReady waits until f is ready: its files open with their rules, and
+// its key filter's first build ended.
+func waitReady(t *testing.T, f *SQLiteFilter) {
+	t.Helper()
+	testkit.Eventually(t, "the filter to be ready", 10*time.Second, f.Ready)
+}
+
 func verdict(t *testing.T, f *SQLiteFilter, name string) policy.Action {
 	t.Helper()
 	v, err := f.decide(name, nil, new(decideStats))
@@ -181,6 +188,9 @@ func TestDeletedFileKeepsTheLastData(t *testing.T) {
 	f := newFilter(path)
 	f.open(f.files[0])
 	defer f.Stop()
+	// Ready the first time once the key filter is built, and from then on
+	// through whatever happens to the file.
+	waitReady(t, f)
 	errs := testutil.ToFloat64(watchErrorCount.WithLabelValues(path))
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(path + suffix)
@@ -214,7 +224,8 @@ func TestMissingDatabaseIsNotReadyUntilItAppears(t *testing.T) {
 	}
 	testkit.CreateDB(t, path, schema.PerType, "wal", exact("ads.example")...)
 	f.check(f.files[0])
-	if !f.Ready() || verdict(t, f, "ads.example") != policy.ActionBlock {
+	waitReady(t, f)
+	if verdict(t, f, "ads.example") != policy.ActionBlock {
 		t.Fatal("database not taken up once it appeared")
 	}
 }

@@ -84,15 +84,15 @@ func (k *KeyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) 
 }
 
 // hasChangeLog reports whether the database logs the keys of every filtered
-// table that exists: the log table exists and every such table is a table
-// (not a view over the normalized layout) with both triggers.
-func hasChangeLog(c *sqlite3.SQLiteConn) (bool, error) {
+// table of layout l that exists: the log table exists and every such table
+// is a table (not a view) with both triggers.
+func hasChangeLog(c *sqlite3.SQLiteConn, l schema.Layout) (bool, error) {
 	n, err := store.QueryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", schema.ChangeLog)
 	if err != nil || n == 0 {
 		return false, err
 	}
-	for _, t := range schema.LoggedTables {
-		kind, err := store.QueryString(c, "SELECT coalesce(max(type), '') FROM sqlite_schema WHERE name = ?", t.Name())
+	for _, kc := range schema.FilterKeys(l) {
+		kind, err := store.QueryString(c, "SELECT coalesce(max(type), '') FROM sqlite_schema WHERE name = ?", kc.Table)
 		if err != nil {
 			return false, err
 		}
@@ -103,8 +103,8 @@ func hasChangeLog(c *sqlite3.SQLiteConn) (bool, error) {
 		default:
 			return false, nil
 		}
-		for _, trig := range schema.ChangeLogTriggers(t) {
-			n, err := store.QueryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?1 AND tbl_name = ?2", trig, t.Name())
+		for _, trig := range schema.ChangeLogTriggers(kc.Table) {
+			n, err := store.QueryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?1 AND tbl_name = ?2", trig, kc.Table)
 			if err != nil || n == 0 {
 				return false, err
 			}

@@ -4,14 +4,17 @@
 package bloom
 
 import (
+	"bytes"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -26,7 +29,7 @@ type Logger interface {
 	Warningf(format string, v ...any)
 }
 
-// KeyFilter keeps a Bloom filter over every key of schema.LoggedTables in
+// KeyFilter keeps a Bloom filter over every key of schema.FilterKeys in
 // front of the store, so that the common query, a name in no table, costs a
 // few hundred nanoseconds instead of one SQLite probe per suffix per table.
 //
@@ -88,6 +91,11 @@ var filtered = func() (f [schema.NumTables]bool) {
 // underestimate, so the key count estimated from the file size errs high.
 const rowOverhead = 4
 
+// normalizedOverhead is what a name of the normalized layout costs beside
+// its two copies (ids, the records row, b-tree slack), a slight
+// underestimate as rowOverhead is.
+const normalizedOverhead = 60
+
 // minFilterKeys is the smallest filter built (80 KB): room for the rows a
 // small database gains before the filter is rebuilt larger.
 const minFilterKeys = 1 << 16
@@ -101,17 +109,43 @@ func New(maxBytes int64, log Logger) *KeyFilter {
 	return &KeyFilter{maxBytes: maxBytes, log: log, stop: make(chan struct{})}
 }
 
-// Wrap returns l behind the filter when the filter is complete for store s
-// at generation gen, else l itself.
-func (k *KeyFilter) Wrap(s *store.Store, gen uint64, l policy.Lookup, negatives *int) policy.Lookup {
+// Wrap returns l, the lookup of one decision over the stores of set (a
+// store.Router), behind the filter of each shard that is complete for its
+// store's generation now; filters are by shard. A shard whose filter is not
+// complete is asked directly. A set of one file pays no hash to find the
+// shard.
+func Wrap(filters []*KeyFilter, set store.Set, l policy.Lookup, negatives *int) policy.Lookup {
+	fl := &filteredLookup{Lookup: l, negatives: negatives, n: set.Len()}
+	fl.states = fl.one[:]
+	if fl.n > 1 {
+		fl.states = make([]*filterState, fl.n)
+	}
+	some := false
+	for i, k := range filters {
+		if k == nil {
+			continue
+		}
+		s := set.Store(i)
+		if st := k.state.Load(); st != nil && s != nil && st.store == s && st.gen.Load() == s.Generation() {
+			fl.states[i], some = st, true
+		}
+	}
+	if !some {
+		return l
+	}
+	return fl
+}
+
+// Settled reports whether a build for s has ended: the filter is in use, or
+// it is not built for s (above the memory cap, another layout, an error),
+// and SQLite answers every probe. A nil KeyFilter is settled.
+func (k *KeyFilter) Settled(s *store.Store) bool {
 	if k == nil {
-		return l
+		return true
 	}
-	st := k.state.Load()
-	if st == nil || st.store != s || st.gen.Load() != gen {
-		return l
-	}
-	return filteredLookup{l, st.b, negatives}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.builtFor == s || k.skip == s
 }
 
 // Ready reports whether the filter is in use for store s now.
@@ -123,28 +157,42 @@ func (k *KeyFilter) Ready(s *store.Store) bool {
 	return st != nil && st.store == s && st.gen.Load() == s.Generation()
 }
 
-// filteredLookup answers "absent" for a filtered table when the filter is sure,
-// and asks the store otherwise.
+// filteredLookup answers "absent" for a filtered table when the filter of
+// the key's shard is sure, and asks the store otherwise.
 type filteredLookup struct {
 	policy.Lookup
-	b         *filter
-	negatives *int // probes answered by the filter alone, for the metrics
+	states    []*filterState // by shard; nil where no filter is complete
+	one       [1]*filterState
+	n         int
+	negatives *int // probes answered by a filter alone, for the metrics
 }
 
-func (bl filteredLookup) Has(t schema.Table, key string) (bool, error) {
-	if filtered[t] && !bl.b.mayContain(key) {
-		*bl.negatives++
+// absent reports whether the filter of key's shard is sure key is absent.
+func (fl *filteredLookup) absent(key string) bool {
+	i := 0
+	if fl.n > 1 {
+		i = schema.ShardOf(key, fl.n)
+	}
+	st := fl.states[i]
+	if st == nil || st.b.mayContain(key) {
+		return false
+	}
+	*fl.negatives++
+	return true
+}
+
+func (fl *filteredLookup) Has(t schema.Table, key string) (bool, error) {
+	if filtered[t] && fl.absent(key) {
 		return false, nil
 	}
-	return bl.Lookup.Has(t, key)
+	return fl.Lookup.Has(t, key)
 }
 
-func (bl filteredLookup) AliasTarget(name string) (string, bool, error) {
-	if !bl.b.mayContain(name) {
-		*bl.negatives++
+func (fl *filteredLookup) AliasTarget(name string) (string, bool, error) {
+	if fl.absent(name) {
 		return "", false, nil
 	}
-	return bl.Lookup.AliasTarget(name)
+	return fl.Lookup.AliasTarget(name)
 }
 
 // Sync brings the filter in step with store s after a Refresh: it applies the
@@ -197,7 +245,7 @@ func (k *KeyFilter) startBuild(s *store.Store, n int64) {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		k.building, k.builtFor, k.lastBuild, k.buildTook = false, s, time.Now(), time.Since(t0)
-		if errors.Is(err, errTooBig) || errors.Is(err, errLayout) {
+		if errors.Is(err, errTooBig) {
 			k.skip = s
 		}
 		if err != nil {
@@ -219,25 +267,30 @@ func (k *KeyFilter) startBuild(s *store.Store, n int64) {
 var (
 	errStopped = errors.New("stopped")
 	errTooBig  = errors.New("above bloom_max_memory")
-	errLayout  = errors.New("the filter is built for the per-type layout only")
 )
 
-// build scans every filtered table of s into a new filter.
+// build scans the keys of every filtered table of s into a new filter.
 func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
-	if s.Layout() != schema.PerType {
-		return nil, errLayout
-	}
 	gen := s.Generation()
 	st := &filterState{store: s}
 	var est int64
+	var keys []schema.KeyColumn
 	err := s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
+		var err error
+		keys, err = existing(c, schema.FilterKeys(s.Layout()))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
 		var err error
 		// Read before the check: a trigger dropped and created again around
 		// a bulk load changes it, and catchUp then asks for a rebuild.
 		if st.schema, err = store.QueryInt(c, "PRAGMA schema_version"); err != nil {
 			return err
 		}
-		if st.logged, err = hasChangeLog(c); err != nil {
+		if st.logged, err = hasChangeLog(c, s.Layout()); err != nil {
 			return err
 		}
 		if st.logged {
@@ -245,7 +298,7 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 				return err
 			}
 		}
-		est, err = estimateKeys(c, s)
+		est, err = estimateKeys(c, s.Layout(), keys)
 		return err
 	})
 	if err != nil {
@@ -257,11 +310,8 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 			return nil, fmt.Errorf("a filter for ~%d keys needs %.1f MB, %w (%.1f MB)", n, float64(need)/(1<<20), errTooBig, float64(k.maxBytes)/(1<<20))
 		}
 		st.b = newFilter(n)
-		for _, t := range schema.LoggedTables {
-			if !s.Present(t) {
-				continue
-			}
-			if err := k.scan(s, t, st.b); err != nil {
+		for _, kc := range keys {
+			if err := k.scan(s, kc, st.b); err != nil {
 				return nil, err
 			}
 		}
@@ -277,64 +327,176 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 	return st, nil
 }
 
-// scanChunk is how many keys one read transaction of the build reads: small
-// enough that a writer in rollback-journal mode never waits long for it.
+// scanChunk is how many keys one read of the build reads: small enough that
+// a writer in rollback-journal mode never waits long for it.
 const scanChunk = 16384
 
-// scan adds every key of table t of s to b, in key order, one chunk per
-// statement, each on the store's watcher connection between two Refresh
-// calls, which wait for at most one chunk.
-func (k *KeyFilter) scan(s *store.Store, t schema.Table, b *filter) error {
-	first := fmt.Sprintf("SELECT %[2]s FROM %[1]s ORDER BY %[2]s LIMIT %[3]d", t.Name(), t.KeyColumn(), scanChunk)
-	next := fmt.Sprintf("SELECT %[2]s FROM %[1]s WHERE %[2]s > ?1 ORDER BY %[2]s LIMIT %[3]d", t.Name(), t.KeyColumn(), scanChunk)
-	var args []driver.NamedValue
-	dest := make([]driver.Value, 1)
-	var last []byte
-	for q := first; ; q = next {
+// scan adds every key of table t of s to b, in chunks of scanChunk keys in
+// key order, each read on the store's watcher connection between two
+// Refresh calls, which wait for at most one chunk.
+//
+// A chunk is the keys after the previous chunk's last key up to and
+// including the key scanChunk places further (an index seek), and comes
+// back as one string, its keys joined by newlines: one value through the
+// driver per chunk instead of one per key, which is where the time of a
+// row-by-row scan goes. A chunk that does not split into as many keys as it
+// has (a key with a newline in it: no host name has one, but a row may hold
+// anything) is read again row by row, so that no key is ever split into two
+// wrong ones.
+func (k *KeyFilter) scan(s *store.Store, t schema.KeyColumn, b *filter) error {
+	q := newChunkQueries(t)
+	var lo driver.Value // the previous chunk's last key; nil before the first
+	for {
 		select {
 		case <-k.stop:
 			return errStopped
 		default:
 		}
-		n := 0
+		var hi driver.Value
 		err := s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
-			rows, err := c.QueryContext(context.Background(), q, args)
-			if err != nil {
+			var err error
+			if hi, err = q.end(c, lo); err != nil {
 				return err
 			}
-			defer rows.Close()
-			for {
-				if err = rows.Next(dest); err != nil {
-					break
-				}
-				switch v := dest[0].(type) {
-				case string:
-					b.addString(v)
-					last = append(last[:0], v...)
-				case []byte:
-					b.add(v)
-					last = append(last[:0], v...)
-				}
-				n++ // NULL or a number (no name can match it) still moves the chunk on
-			}
-			if err != io.EOF {
-				return err
-			}
-			return nil
+			return q.add(c, lo, hi, b)
 		})
 		if err != nil {
-			return fmt.Errorf("scan %s: %w", t, err)
+			return fmt.Errorf("scan %s: %w", t.Table, err)
 		}
-		if n < scanChunk {
+		if hi == nil {
 			return nil
 		}
-		args = []driver.NamedValue{{Ordinal: 1, Value: string(last)}}
+		lo = hi
+	}
+}
+
+// chunkQueries are the statements of the scan of one table.
+type chunkQueries struct {
+	endFirst, endNext string // the last key of a chunk
+	joined, rows      string // a chunk's keys, joined or row by row; %s is its WHERE clause
+	key               string
+}
+
+func newChunkQueries(t schema.KeyColumn) chunkQueries {
+	key := t.Column
+	return chunkQueries{
+		endFirst: fmt.Sprintf("SELECT %[2]s FROM %[1]s ORDER BY %[2]s LIMIT 1 OFFSET %[3]d", t.Table, key, scanChunk-1),
+		endNext:  fmt.Sprintf("SELECT %[2]s FROM %[1]s WHERE %[2]s > ?1 ORDER BY %[2]s LIMIT 1 OFFSET %[3]d", t.Table, key, scanChunk-1),
+		joined:   fmt.Sprintf("SELECT coalesce(group_concat(%[2]s, char(10)), ''), count(%[2]s) FROM %[1]s %%s", t.Table, key),
+		rows:     fmt.Sprintf("SELECT %[2]s FROM %[1]s %%s", t.Table, key),
+		key:      key,
+	}
+}
+
+// end returns the last key of the chunk after lo, or nil when the rest of
+// the table is shorter than a chunk.
+func (q chunkQueries) end(c *sqlite3.SQLiteConn, lo driver.Value) (driver.Value, error) {
+	query, args := q.endFirst, []driver.NamedValue(nil)
+	if lo != nil {
+		query, args = q.endNext, []driver.NamedValue{{Ordinal: 1, Value: lo}}
+	}
+	rows, err := c.QueryContext(context.Background(), query, args)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		if err == io.EOF {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return dest[0], nil
+}
+
+// add adds the keys after lo (nil: from the first) up to and including hi
+// (nil: to the last) to b. The bounds make the chunk a range of the key's
+// index, whose keys may come back in any order.
+func (q chunkQueries) add(c *sqlite3.SQLiteConn, lo, hi driver.Value, b *filter) error {
+	var conds []string
+	var args []driver.NamedValue
+	bound := func(op string, v driver.Value) {
+		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+		conds = append(conds, fmt.Sprintf("%s %s ?%d", q.key, op, len(args)))
+	}
+	if lo != nil {
+		bound(">", lo)
+	}
+	if hi != nil {
+		bound("<=", hi)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	rows, err := c.QueryContext(context.Background(), fmt.Sprintf(q.joined, where), args)
+	if err != nil {
+		return err
+	}
+	dest := make([]driver.Value, 2)
+	err = rows.Next(dest)
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	keys := bytesOf(dest[0])
+	if n, _ := dest[1].(int64); n > 0 && int64(bytes.Count(keys, newline))+1 != n {
+		return addRows(c, fmt.Sprintf(q.rows, where), args, b)
+	}
+	var batch hashBatch
+	for len(keys) > 0 {
+		i := bytes.IndexByte(keys, '\n')
+		if i < 0 {
+			i = len(keys)
+		}
+		batch.add(b, keys[:i])
+		keys = keys[min(i+1, len(keys)):]
+	}
+	batch.flush(b)
+	return nil
+}
+
+var newline = []byte{'\n'}
+
+// bytesOf is the text or blob v as bytes, without a copy.
+func bytesOf(v driver.Value) []byte {
+	switch v := v.(type) {
+	case string:
+		return unsafe.Slice(unsafe.StringData(v), len(v))
+	case []byte:
+		return v
+	}
+	return nil
+}
+
+// addRows adds the keys of one chunk to b one row at a time.
+func addRows(c *sqlite3.SQLiteConn, q string, args []driver.NamedValue, b *filter) error {
+	rows, err := c.QueryContext(context.Background(), q, args)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	for {
+		if err := rows.Next(dest); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		switch v := dest[0].(type) {
+		case string:
+			b.addString(v)
+		case []byte:
+			b.add(v)
+		}
 	}
 }
 
 // estimateKeys estimates the keys in the file from its size and the mean
 // length of a sample of keys: cheap at any size, where COUNT(*) is O(rows).
-func estimateKeys(c *sqlite3.SQLiteConn, s *store.Store) (int64, error) {
+func estimateKeys(c *sqlite3.SQLiteConn, l schema.Layout, keys []schema.KeyColumn) (int64, error) {
 	pages, err := store.QueryInt(c, "PRAGMA page_count")
 	if err != nil {
 		return 0, fmt.Errorf("estimate rows: %w", err)
@@ -344,17 +506,35 @@ func estimateKeys(c *sqlite3.SQLiteConn, s *store.Store) (int64, error) {
 		return 0, fmt.Errorf("estimate rows: %w", err)
 	}
 	keyLen := int64(8)
-	for _, t := range schema.LoggedTables {
-		if !s.Present(t) {
-			continue
-		}
-		n, err := store.QueryInt(c, fmt.Sprintf("SELECT coalesce(CAST(avg(length(%[2]s)) AS INTEGER), 0) FROM (SELECT %[2]s FROM %[1]s LIMIT 1000)", t.Name(), t.KeyColumn()))
+	for _, kc := range keys {
+		n, err := store.QueryInt(c, fmt.Sprintf("SELECT coalesce(CAST(avg(length(%[2]s)) AS INTEGER), 0) FROM (SELECT %[2]s FROM %[1]s LIMIT 1000)", kc.Table, kc.Column))
 		if err != nil {
 			return 0, fmt.Errorf("estimate rows: %w", err)
 		}
 		keyLen = max(keyLen, n)
 	}
-	return pages * size / (keyLen + rowOverhead), nil
+	perKey := keyLen + rowOverhead
+	if l == schema.Normalized {
+		// A name is stored twice (the domains row and its UNIQUE index)
+		// beside a records row: ~125 B for a 21-byte name, measured.
+		perKey = 2*keyLen + normalizedOverhead
+	}
+	return pages * size / perKey, nil
+}
+
+// existing keeps the key columns whose table the database has.
+func existing(c *sqlite3.SQLiteConn, keys []schema.KeyColumn) ([]schema.KeyColumn, error) {
+	var out []schema.KeyColumn
+	for _, kc := range keys {
+		n, err := store.QueryInt(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", kc.Table)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out = append(out, kc)
+		}
+	}
+	return out, nil
 }
 
 // Close stops a running build and releases the filter.

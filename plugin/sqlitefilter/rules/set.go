@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/schema"
@@ -68,10 +69,22 @@ func Load(src Scanner, lim Limits, prev *Set, report Reporter) (*Set, error) {
 		return nil, fmt.Errorf("load %s: %w", schema.Alias.Name(), err)
 	}
 	r.NoAliases = !hasAlias
+	// Sorted, so that the first pattern of the set that matches is the least
+	// (RegexSet.Match), whatever order the table was read in.
+	slices.SortFunc(r.regexRows, func(a, b row) int { return strings.Compare(a.key, b.key) })
 	if prev != nil && slices.Equal(prev.regexRows, r.regexRows) {
 		r.Regex = prev.Regex
-	} else {
+	} else if prev != nil && prev.Regex != nil {
+		added, removed := diffRows(prev.regexRows, r.regexRows)
+		r.Regex = prev.Regex.With(added, removed, func(p string, err error) {
+			report(policy.Skipped{Rule: policy.Rule{Table: schema.BlockRegex, Key: p}, Reason: policy.ReasonBadPattern}, err.Error())
+		})
+	}
+	if r.Regex == nil {
 		b := NewRegexSetBuilder()
+		if prev != nil {
+			b.Reuse(prev.Regex)
+		}
 		for _, rw := range r.regexRows {
 			if err := b.Add(rw.key); err != nil {
 				report(policy.Skipped{Rule: policy.Rule{Table: schema.BlockRegex, Key: rw.key}, Reason: policy.ReasonBadPattern}, err.Error())
@@ -108,6 +121,25 @@ func readRows(src Scanner, t schema.Table, limit int, option string, report Repo
 			"the table has more than "+strconv.Itoa(limit)+" rows; only the first are used (raise "+option+")")
 	}
 	return rows, nil
+}
+
+// diffRows returns the keys of to that from lacks, and those of from that
+// to lacks.
+func diffRows(from, to []row) (added, removed []string) {
+	in := make(map[string]bool, len(from))
+	for _, r := range from {
+		in[r.key] = true
+	}
+	for _, r := range to {
+		if !in[r.key] {
+			added = append(added, r.key)
+		}
+		delete(in, r.key)
+	}
+	for k := range in {
+		removed = append(removed, k)
+	}
+	return added, removed
 }
 
 // Source is the Source of a decision: the rows behind Lookup and the regex

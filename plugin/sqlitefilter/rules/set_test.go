@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -144,5 +145,47 @@ func TestLoadFailsWhenATableCannotBeRead(t *testing.T) {
 	_, err := Load(memScanner{err: boom}, DefaultLimits, nil, func(policy.Skipped, string) {})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Load = %v, want the scan's error", err)
+	}
+}
+
+// TestLoadAppliesAFewChangesWithoutRebuilding: a few changed block_regex
+// rows give a set that shares the previous one's automaton, with the same
+// matches a full build gives, the least matching pattern named; many changes
+// build the set anew.
+func TestLoadAppliesAFewChangesWithoutRebuilding(t *testing.T) {
+	base := []row{{`^ads[0-9]*\.`, ""}, {`\.tracker\.net$`, ""}, {`^old\.`, ""}, {`^zz`, ""}}
+	prev, _ := load(t, memScanner{rows: map[schema.Table][]row{schema.BlockRegex: base}}, DefaultLimits, nil)
+	changed := []row{{`^ads[0-9]*\.`, ""}, {`\.tracker\.net$`, ""}, {`^zz`, ""}, {`^new\.`, ""}, {`^a`, ""}, {`(`, ""}}
+	next, skips := load(t, memScanner{rows: map[schema.Table][]row{schema.BlockRegex: changed}}, DefaultLimits, prev)
+	if next.Regex.ac != prev.Regex.ac {
+		t.Error("a few changes rebuilt the automaton")
+	}
+	if len(skips) != 1 || skips[0].Rule.Key != "(" || skips[0].Reason != policy.ReasonBadPattern {
+		t.Errorf("skipped %v, want the pattern that does not compile", skips)
+	}
+	full, _ := load(t, memScanner{rows: map[schema.Table][]row{schema.BlockRegex: changed}}, DefaultLimits, nil)
+	for _, name := range []string{"old.example", "new.example", "ads1.example", "x.tracker.net", "zz.example", "a.example", "clean.example"} {
+		got, gotOK := next.Regex.Match(name)
+		want, wantOK := full.Regex.Match(name)
+		if got != want || gotOK != wantOK {
+			t.Errorf("%s: matched %q %t after the changes, %q %t by a full build", name, got, gotOK, want, wantOK)
+		}
+	}
+	if p, _ := next.Regex.Match("ads1.example"); p != `^a` {
+		t.Errorf("ads1.example: %q named, want the least matching pattern ^a", p)
+	}
+	if next.Regex.Len() != full.Regex.Len() {
+		t.Errorf("Len %d, want %d", next.Regex.Len(), full.Regex.Len())
+	}
+	var many []row
+	for i := range maxExtra + 1 {
+		many = append(many, row{fmt.Sprintf(`^many%d\.`, i), ""})
+	}
+	rebuilt, _ := load(t, memScanner{rows: map[schema.Table][]row{schema.BlockRegex: append(base, many...)}}, DefaultLimits, prev)
+	if rebuilt.Regex.ac == prev.Regex.ac {
+		t.Error("many changes did not build the set anew")
+	}
+	if _, ok := rebuilt.Regex.Match("many3.example"); !ok {
+		t.Error("the rebuilt set misses an added pattern")
 	}
 }

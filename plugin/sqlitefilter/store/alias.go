@@ -28,6 +28,9 @@ func (src lent) aliasTarget(name string) (string, bool, error) {
 	c.args[0].Value = name
 	rows, err := c.alias.QueryContext(context.Background(), c.args)
 	if err != nil {
+		if src.s.dropped(err) {
+			return "", false, nil
+		}
 		return "", false, err
 	}
 	err = rows.Next(c.dest)

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -21,6 +23,7 @@ type conn struct {
 	dest  []driver.Value
 	gen   uint64 // generation of the snapshot this connection holds
 	inTxn bool
+	once  bool // the read transaction ends when the connection is given back
 }
 
 func openConn(path string, busyMS int) (*sqlite3.SQLiteConn, error) {
@@ -88,13 +91,18 @@ func (c *conn) endTxn() error {
 	return nil
 }
 
-// has reports whether table t holds key.
+// has reports whether table t holds key. A table dropped since the store
+// opened holds nothing.
 func (src lent) has(t schema.Table, key string) (bool, error) {
 	st := src.c.has[t]
 	if st == nil {
 		return false, nil
 	}
-	return src.c.exists(st, key)
+	ok, err := src.c.exists(st, key)
+	if err != nil && src.s.dropped(err) {
+		return false, nil
+	}
+	return ok, err
 }
 
 // exists runs a prepared one-row probe. context.Background keeps the driver
@@ -119,4 +127,15 @@ func (c *conn) exists(st *sqlite3.SQLiteStmt, key string) (bool, error) {
 	default:
 		return false, err
 	}
+}
+
+// dropped reports whether err says a table the store prepared statements for
+// is gone, and marks the schema changed so that the store is opened anew.
+func (s *Store) dropped(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.Code != sqlite3.ErrError || !strings.Contains(se.Error(), "no such table") {
+		return false
+	}
+	s.schemaChanged.Store(true)
+	return true
 }

@@ -26,6 +26,7 @@ type Router struct {
 	// closed is a store found closed under the decision, and its shard.
 	closed      *Store
 	closedShard int
+	probes      int // questions that reached SQLite
 }
 
 type lent struct {
@@ -94,6 +95,7 @@ func (r *Router) inShard(i int, err error) error {
 
 // Has implements policy.Lookup.
 func (r *Router) Has(t schema.Table, key string) (bool, error) {
+	r.probes++
 	l, err := r.conn(key)
 	if err != nil {
 		return false, err
@@ -103,6 +105,7 @@ func (r *Router) Has(t schema.Table, key string) (bool, error) {
 
 // AliasTarget implements policy.Lookup.
 func (r *Router) AliasTarget(name string) (string, bool, error) {
+	r.probes++
 	l, err := r.conn(name)
 	if err != nil {
 		return "", false, err
@@ -110,11 +113,14 @@ func (r *Router) AliasTarget(name string) (string, bool, error) {
 	return l.aliasTarget(name)
 }
 
+// Probes is how many questions of the decision reached SQLite.
+func (r *Router) Probes() int { return r.probes }
+
 // Release gives every held connection back to its pool.
 func (r *Router) Release() {
 	for i, h := range r.held {
 		if h.c != nil {
-			h.s.conns.put(h.c)
+			h.s.release(h.c)
 			r.held[i] = lent{}
 		}
 	}
@@ -144,7 +150,7 @@ func (s *Store) take(wait bool) (*conn, error) {
 		return nil, ErrClosed
 	}
 	if err := s.renew(c); err != nil {
-		s.conns.put(c)
+		s.release(c)
 		return nil, err
 	}
 	return c, nil

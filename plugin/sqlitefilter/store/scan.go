@@ -11,7 +11,8 @@ import (
 
 // Scan calls fn with the key and target (empty for key-only tables) of at
 // most limit rows of table t, in key order, from one snapshot, and reports
-// whether the table holds more rows than that. A missing table has no rows.
+// whether the table holds more rows than that. A missing table, or one
+// dropped since the store opened, has no rows.
 // It is for the small tables loaded in memory (regex patterns, address
 // rewrites), never for the name tables.
 func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string)) (more bool, err error) {
@@ -27,12 +28,15 @@ func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string)) (mo
 	if !ok {
 		return false, ErrClosed
 	}
-	defer s.conns.put(c)
+	defer s.release(c)
 	if err := s.renew(c); err != nil {
 		return false, err
 	}
 	rows, err := c.c.QueryContext(context.Background(), q, []driver.NamedValue{{Ordinal: 1, Value: int64(limit) + 1}})
 	if err != nil {
+		if s.dropped(err) {
+			return false, nil // a table dropped since the store opened is empty
+		}
 		return false, fmt.Errorf("scan %s: %w", t.Name(), err)
 	}
 	defer rows.Close()

@@ -26,8 +26,15 @@ import (
 // connection committed (PRAGMA data_version), so a change is seen within one
 // refresh interval, and idle connections give their snapshot back so the
 // writer's checkpoints are never pinned for longer than that. In rollback
-// journal mode a held read lock would starve writers, so lookups run in
-// autocommit there.
+// journal mode a read lock held between lookups would starve writers, so
+// there a read transaction lasts one decision: it is begun when a connection
+// is lent and ended when it is given back, so that the file lock is taken
+// and the file checked for changes once per decision rather than once per
+// statement, and a writer waits for one decision at most.
+//
+// A table created or dropped while the store is open changes the schema;
+// Refresh notices it (SchemaChanged) so that the caller opens the file anew,
+// and until then a dropped table reads as empty.
 type Store struct {
 	path string
 	file os.FileInfo // the file as opened: a rename over path is a new file
@@ -42,10 +49,12 @@ type Store struct {
 	all     []*conn
 	watcher *sqlite3.SQLiteConn // outside any transaction, for data_version
 
-	gen         atomic.Uint64 // bumped on every committed change
-	dataVersion int64         // last PRAGMA data_version seen by watcher
-	mu          sync.Mutex    // serialises Refresh and Close
-	closed      bool
+	gen           atomic.Uint64 // bumped on every committed change
+	dataVersion   int64         // last PRAGMA data_version seen by watcher
+	schemaVersion int64         // PRAGMA schema_version when opened
+	schemaChanged atomic.Bool   // a table was created or dropped since
+	mu            sync.Mutex    // serialises Refresh and Close
+	closed        bool
 }
 
 // Options tune how a Store opens its database.
@@ -118,6 +127,9 @@ func (s *Store) inspect() error {
 	if s.dataVersion, err = QueryInt(s.watcher, "PRAGMA data_version"); err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
+	if s.schemaVersion, err = QueryInt(s.watcher, "PRAGMA schema_version"); err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
 	return nil
 }
 
@@ -177,24 +189,34 @@ var ErrClosed = errors.New("sqlitefilter: store closed")
 // ErrNotOpen is the error of a lookup in a shard whose file was never opened.
 var ErrNotOpen = errors.New("sqlitefilter: database not open")
 
-// renew gives the connection a snapshot of the current generation.
+// renew gives a connection just taken from the pool a snapshot of the
+// current generation: the one it holds when that is still current (WAL), or
+// a read transaction that ends when it is given back (rollback journal).
 func (s *Store) renew(c *conn) error {
 	gen := s.gen.Load()
-	if !s.wal.Load() {
-		// Rollback journal: a held read lock would starve writers.
-		return c.endTxn()
-	}
 	if c.inTxn && c.gen == gen {
 		return nil
 	}
 	if err := c.endTxn(); err != nil {
 		return err
 	}
+	// BEGIN is deferred: the file lock is taken by the first statement,
+	// which waits for a writer within busy_timeout.
 	if _, err := c.c.Exec("BEGIN", nil); err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
-	c.inTxn, c.gen = true, gen
+	c.inTxn, c.gen, c.once = true, gen, !s.wal.Load()
 	return nil
+}
+
+// release gives a connection back to the pool, ending a read transaction
+// that lasts one lending (rollback journal). An error ending it leaves the
+// transaction to be ended by the next renew.
+func (s *Store) release(c *conn) {
+	if c.once {
+		c.endTxn()
+	}
+	s.conns.put(c)
 }
 
 // Refresh checks whether another connection committed since the last call and,
@@ -215,6 +237,9 @@ func (s *Store) Refresh() (bool, error) {
 		return false, nil
 	}
 	s.dataVersion = dv
+	if sv, err := QueryInt(s.watcher, "PRAGMA schema_version"); err == nil && sv != s.schemaVersion {
+		s.schemaChanged.Store(true)
+	}
 	// The journal mode may have changed with the data: a file swapped in
 	// with --replace is in rollback-journal mode until the operator turns
 	// it to WAL, and lookups get fast from then on without a reopen.
@@ -225,6 +250,11 @@ func (s *Store) Refresh() (bool, error) {
 	s.releaseIdle()
 	return true, nil
 }
+
+// SchemaChanged reports whether a table was created or dropped since the
+// store opened: its statements and the tables it knows of are those of the
+// old schema, and the file should be opened anew.
+func (s *Store) SchemaChanged() bool { return s.schemaChanged.Load() }
 
 // Generation identifies the data a lookup sees; it changes with every
 // committed change that Refresh noticed.

@@ -204,7 +204,7 @@ func writeDB(path string, n *namer) error {
 	db.SetMaxOpenConns(1)
 	stmts := []string{"DROP TABLE " + schema.ChangeLog}
 	for _, t := range schema.LoggedTables {
-		for _, trig := range schema.ChangeLogTriggers(t) {
+		for _, trig := range schema.ChangeLogTriggers(t.Name()) {
 			stmts = append([]string{"DROP TRIGGER " + trig}, stmts...)
 		}
 	}
@@ -229,7 +229,7 @@ func writeDB(path string, n *namer) error {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	return schema.AddChangeLog(db)
+	return schema.AddChangeLog(db, schema.PerType)
 }
 
 const batch = 500
