@@ -99,12 +99,21 @@ func (c *chain) query(m *dns.Msg, tcp bool) *dns.Msg {
 type fakeNext struct {
 	recipe testkit.Recipe
 	calls  atomic.Int32
+	// edit, when set before the first query, changes each reply: flags,
+	// signatures, truncation, as an upstream may send them.
+	edit func(w dns.ResponseWriter, m *dns.Msg)
 }
 
-func (n *fakeNext) Name() string { return "fakenext" }
+// Name is forward's: like forward, it makes the server pass queries of
+// classes other than IN on to the plugins rather than refuse them.
+func (n *fakeNext) Name() string { return "forward" }
 
 func (n *fakeNext) ServeDNS(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	n.calls.Add(1)
-	w.WriteMsg(n.recipe.Reply(r))
+	m := n.recipe.Reply(r)
+	if n.edit != nil {
+		n.edit(w, m)
+	}
+	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
 }
