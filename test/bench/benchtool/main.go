@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -118,7 +119,8 @@ func gen(args []string) error {
 	rows := fs.Int64("rows", 1000000, "rows in the database")
 	dbPath := fs.String("db", "", "database to write (must not exist)")
 	hosts := fs.String("hosts", "", "also write a hosts file of every row")
-	queries := fs.String("queries", "", "also write a dnsperf query file")
+	queries := fs.String("queries", "", "also write a dnsperf query file (Zipf-distributed names)")
+	distinct := fs.String("distinct", "", "also write a dnsperf query file of names each asked once")
 	nq := fs.Int("nq", 1000000, "lines in the query file")
 	seed := fs.Uint64("seed", 1, "seed of the query file")
 	fs.Parse(args)
@@ -143,6 +145,11 @@ func gen(args []string) error {
 	}
 	if *queries != "" {
 		if err := writeFile(*queries, func(w *bufio.Writer) { writeQueries(w, n, *nq, *seed) }); err != nil {
+			return err
+		}
+	}
+	if *distinct != "" {
+		if err := writeFile(*distinct, func(w *bufio.Writer) { writeDistinct(w, n, *nq) }); err != nil {
 			return err
 		}
 	}
@@ -183,6 +190,29 @@ func writeQueries(w *bufio.Writer, n *namer, nq int, seed uint64) {
 			i := 2*spread(wild.Uint64(), half) + 1
 			buf = append(buf, words[i%int64(len(words))]...)
 			buf = n.row(append(buf, '.'), i)
+		}
+		buf = append(buf, " A\n"...)
+		w.Write(buf)
+	}
+}
+
+// writeDistinct writes nq queries whose names are all different, so that no
+// cache of any kind helps: 90 % names in no table, 10 % blocked rows (half
+// exact, half below a wildcard row), spread over the whole key space.
+func writeDistinct(w *bufio.Writer, n *namer, nq int) {
+	var buf []byte
+	stride := max(n.rows/int64(max(nq/10, 1)), 1)
+	for i := range int64(nq) {
+		buf = buf[:0]
+		switch j := i / 10; {
+		case i%10 != 0:
+			buf = n.miss(buf, i)
+		case j%2 == 0:
+			buf = n.row(buf, (j*stride)&^1%n.rows)
+		default:
+			k := ((j * stride) | 1) % n.rows
+			buf = append(buf, words[i%int64(len(words))]...)
+			buf = n.row(append(buf, '.'), k)
 		}
 		buf = append(buf, " A\n"...)
 		w.Write(buf)
@@ -332,6 +362,7 @@ func ready(args []string) error {
 	fs := flag.NewFlagSet("ready", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:5300", "server to probe")
 	name := fs.String("name", "", "a blocked name")
+	url := fs.String("url", "", "instead: the ready plugin's URL, ready when it answers 200")
 	since := fs.Int64("since", time.Now().UnixNano(), "start time, Unix nanoseconds")
 	timeout := fs.Duration("timeout", 300*time.Second, "give up after")
 	fs.Parse(args)
@@ -340,7 +371,15 @@ func ready(args []string) error {
 	m.SetQuestion(dns.Fqdn(*name), dns.TypeA)
 	deadline := time.Now().Add(*timeout)
 	for time.Now().Before(deadline) {
-		if r, _, err := cl.Exchange(m, *addr); err == nil && len(r.Answer) == 1 {
+		if *url != "" {
+			if resp, err := http.Get(*url); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					fmt.Printf("%.3f\n", float64(time.Now().UnixNano()-*since)/1e9)
+					return nil
+				}
+			}
+		} else if r, _, err := cl.Exchange(m, *addr); err == nil && len(r.Answer) == 1 {
 			if a, ok := r.Answer[0].(*dns.A); ok && a.A.IsUnspecified() {
 				fmt.Printf("%.3f\n", float64(time.Now().UnixNano()-*since)/1e9)
 				return nil

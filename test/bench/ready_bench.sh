@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# From ready to fast: for each case, the QPS in the first FIRST seconds after
+# the server reports ready (the ready plugin's /ready answers 200) next to its
+# steady state, with Zipf-distributed names and with names each asked once
+# (no cache helps), as a ratio to CoreDNS + forward in the same round; and the
+# p99 latency at a fixed rate (LAT_FRACTION % of forward's saturation) with
+# distinct names.
+#
+# Cases: forward; filter:N, one per-type file of N rows (SIZES); normalized:N,
+# the same rows migrated to the normalized layout (NORM_SIZES); shards16:N,
+# the same rows split into 16 shards (SHARD_SIZES).
+#
+#   test/bench/ready_bench.sh
+#   SIZES="1000000 10000000 100000000" NORM_SIZES=10000000 SHARD_SIZES=10000000 ROUNDS=3 test/bench/ready_bench.sh
+#
+# The server is pinned to SUT_CPU, dnsperf and the loopback upstream to
+# LOAD_CPU. Only loopback traffic; every process started is stopped by PID.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=${WORK:-/tmp/sqlitefilter-bench}
+SIZES=${SIZES:-"1000000 10000000"}
+NORM_SIZES=${NORM_SIZES:-}
+SHARD_SIZES=${SHARD_SIZES:-}
+ROUNDS=${ROUNDS:-3}
+FIRST=${FIRST:-5}                 # s measured right after ready
+WARMUP=${WARMUP:-5}               # s between the first run and the steady one
+DURATION=${DURATION:-10}          # s of the steady run
+LAT_SECONDS=${LAT_SECONDS:-10}    # fixed-rate run, s (0: none)
+LAT_FRACTION=${LAT_FRACTION:-25}  # % of forward's saturation
+NQ=${NQ:-1000000}
+SUT_CPU=${SUT_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+NICE=${NICE:--19}
+DNSPERF_ARGS=${DNSPERF_ARGS:--c 4 -q 100 -t 2}
+PORT=5320
+UPORT=5321
+RPORT=5322
+ADDR=127.0.0.1
+
+BIN=$WORK/bin
+DATA=$WORK/data
+OUT=$WORK/ready-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$BIN" "$DATA" "$OUT"
+RAW=$OUT/raw.tsv
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+
+PIDS=()
+stop() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+cleanup() { local p; for p in "${PIDS[@]}"; do stop "$p"; done; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+PRE_SUT=(taskset -c "$SUT_CPU")
+PRE_LOAD=(taskset -c "$LOAD_CPU")
+if [ -n "$NICE" ]; then PRE_SUT=(nice -n "$NICE" "${PRE_SUT[@]}"); PRE_LOAD=(nice -n "$NICE" "${PRE_LOAD[@]}"); fi
+
+command -v dnsperf > /dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf > /dev/null; } || die "no dnsperf"
+log "building CoreDNS with sqlitefilter, the admin command and benchtool"
+(cd "$ROOT" && go build -o "$BIN/coredns" ./build/coredns && go build -o "$BIN/sqlitefilter" ./cmd/sqlitefilter &&
+	go build -o "$BIN/benchtool" ./test/bench/benchtool) || die "build failed"
+
+# ---------------------------------------------------------------- data
+gen() { # rows: the per-type file and both query files
+	local n=$1 db=$DATA/rules-$1.db
+	if [ ! -s "$db" ] || [ ! -s "$DATA/queries-$n.txt" ] || [ ! -s "$DATA/distinct-$n.txt" ]; then
+		rm -f "$db" "$db-wal" "$db-shm"
+		log "generating $n rows"
+		"$BIN/benchtool" gen -rows "$n" -db "$db" -queries "$DATA/queries-$n.txt" -distinct "$DATA/distinct-$n.txt" -nq "$NQ"
+	fi
+}
+for n in $SIZES $NORM_SIZES $SHARD_SIZES; do gen "$n"; done
+for n in $NORM_SIZES; do
+	[ -s "$DATA/normalized-$n.db" ] && continue
+	log "migrating $n rows to the normalized layout"
+	"$BIN/sqlitefilter" migrate "$DATA/rules-$n.db" "$DATA/normalized-$n.db" --layout normalized > /dev/null
+done
+for n in $SHARD_SIZES; do
+	d=$DATA/shards16-$n
+	[ -s "$d/shard-15.db" ] && continue
+	log "splitting $n rows into 16 shards"
+	rm -rf "$d" && mkdir -p "$d"
+	"$BIN/sqlitefilter" split "$DATA/rules-$n.db" $(for i in $(seq -w 0 15); do echo "$d/shard-$i.db"; done) > /dev/null
+	# split writes rollback-journal files; serve them in WAL mode, as one file is
+	for f in "$d"/shard-*.db; do sqlite3 "$f" 'PRAGMA journal_mode=WAL' > /dev/null; done
+done
+
+# ---------------------------------------------------------------- cases
+db_arg() { # case size -> the sqlitefilter argument
+	case $1 in
+	filter) echo "$DATA/rules-$2.db" ;;
+	normalized) echo "$DATA/normalized-$2.db" ;;
+	shards16) echo "$DATA/shards16-$2/shard-*.db" ;;
+	esac
+}
+corefile() { # case size -> path
+	local f=$OUT/$1-$2.Corefile
+	{
+		echo ".:$PORT {"
+		echo "    bind $ADDR"
+		echo "    ready $ADDR:$RPORT"
+		[ "$1" = forward ] || echo "    sqlitefilter $(db_arg "$1" "$2")"
+		echo "    forward . $ADDR:$UPORT"
+		echo "}"
+	} > "$f"
+	echo "$f"
+}
+qfile() { # kind size
+	local n=$2; [ "$n" = - ] && n=${SIZES%% *}
+	case $1 in zipf) echo "$DATA/queries-$n.txt" ;; distinct) echo "$DATA/distinct-$n.txt" ;; esac
+}
+dnsperf_qps() { awk '/Queries per second/{printf "%.0f", $4}' "$1"; }
+
+SRV=
+start_server() { # case size dir: starts the server, writes the seconds to ready
+	local t0 conf; conf=$(corefile "$1" "$2"); t0=$(date +%s%N)
+	"${PRE_SUT[@]}" "$BIN/coredns" -conf "$conf" -quiet > "$3/server.log" 2>&1 &
+	SRV=$!; PIDS+=("$SRV")
+	"$BIN/benchtool" ready -url "http://$ADDR:$RPORT/ready" -since "$t0" -timeout 900s > "$3/ready"
+}
+echo -e "case\tsize\tkind\tround\tready_s\tfirst_qps\tsteady_qps\tanon_mb" > "$RAW"
+measure() { # case size kind round
+	local dir=$OUT/$1-$2-$3-r$4 qf; mkdir -p "$dir"; qf=$(qfile "$3" "$2")
+	start_server "$1" "$2" "$dir" || { log "$1 $2 not ready"; stop "$SRV"; return 1; }
+	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$FIRST" $DNSPERF_ARGS > "$dir/first.txt" 2>&1
+	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$WARMUP" $DNSPERF_ARGS > /dev/null 2>&1
+	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$DURATION" $DNSPERF_ARGS > "$dir/steady.txt" 2>&1
+	local anon; anon=$(awk '$1=="RssAnon:"{print int($2/1024)}' "/proc/$SRV/status")
+	stop "$SRV"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$(cat "$dir/ready")" "$(dnsperf_qps "$dir/first.txt")" "$(dnsperf_qps "$dir/steady.txt")" "$anon" >> "$RAW"
+	log "$(tail -1 "$RAW" | tr '\t' ' ')"
+}
+
+{
+	echo "date: $(date -Is)  cpus: $(nproc)  commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "settings: SIZES='$SIZES' NORM_SIZES='$NORM_SIZES' SHARD_SIZES='$SHARD_SIZES' ROUNDS=$ROUNDS FIRST=$FIRST WARMUP=$WARMUP DURATION=$DURATION NQ=$NQ DNSPERF_ARGS='$DNSPERF_ARGS'"
+} | tee "$OUT/env.txt" >&2
+
+"${PRE_LOAD[@]}" "$BIN/benchtool" upstream -addr "$ADDR:$UPORT" > "$OUT/upstream.log" 2>&1 &
+PIDS+=("$!")
+sleep 0.5
+
+CASES=(forward:-)
+for n in $SIZES; do CASES+=("filter:$n"); done
+for n in $NORM_SIZES; do CASES+=("normalized:$n"); done
+for n in $SHARD_SIZES; do CASES+=("shards16:$n"); done
+for r in $(seq "$ROUNDS"); do
+	off=$(( (r - 1) % ${#CASES[@]} ))
+	for c in "${CASES[@]:off}" "${CASES[@]:0:off}"; do
+		for kind in zipf distinct; do measure "${c%%:*}" "${c#*:}" "$kind" "$r" || true; done
+	done
+done
+
+# ---------------------------------------------------------------- latency at a fixed rate, distinct names
+LAT=$OUT/latency.tsv
+echo -e "case\tsize\trate\tp50_ms\tp99_ms" > "$LAT"
+FWD=$(awk -F'\t' '$1=="forward" && $3=="distinct"{print $7}' "$RAW" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+RATE=$((FWD * LAT_FRACTION / 100))
+for c in "${CASES[@]}"; do
+	[ "$LAT_SECONDS" -gt 0 ] || break
+	set -- "${c%%:*}" "${c#*:}"
+	dir=$OUT/$1-$2-lat; mkdir -p "$dir"
+	start_server "$1" "$2" "$dir" || { stop "$SRV"; continue; }
+	qf=$(qfile distinct "$2")
+	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$WARMUP" -Q "$RATE" $DNSPERF_ARGS > /dev/null 2>&1
+	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$LAT_SECONDS" -Q "$RATE" $DNSPERF_ARGS -v > "$dir/latency.txt" 2>&1
+	stop "$SRV"
+	read -r p50 p99 < <(awk '/^> /{print $NF*1000}' "$dir/latency.txt" | sort -g | awk '{a[NR]=$1} END{printf "%.3f %.3f\n", a[int(NR*0.5)], a[int(NR*0.99)]}')
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$RATE" "$p50" "$p99" >> "$LAT"
+done
+
+# ---------------------------------------------------------------- table
+awk -F'\t' '
+function median(s,   a, n, i, j, t) {
+	n = split(s, a, " ")
+	for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	return n ? ((n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2) : ""
+}
+FNR == 1 { file++; next }
+file == 1 {
+	k = $1 ":" $2 " " $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+	first[k] = first[k] " " $6; steady[k] = steady[k] " " $7; ready[k] = ready[k] " " $5; anon[k] = anon[k] " " $8
+	fr[k] = fr[k] " " ($7 > 0 ? $6 / $7 : 0)
+	if ($1 == "forward") fwd[$3, $4] = $7
+	sr[k] = sr[k] " " $7 "/" $3 "/" $4
+	next
+}
+file == 2 { p50[$1 ":" $2] = $4; p99[$1 ":" $2] = $5; rate = $3 }
+END {
+	f = "%-22s %-9s %8s %10s %10s %11s %10s %8s\n"
+	printf f, "case", "names", "ready_s", "first_qps", "steady_qps", "first/stdy", "stdy x fwd", "anon_MB"
+	for (i = 1; i <= n; i++) {
+		k = order[i]; split(k, kk, " "); m = split(substr(sr[k], 2), runs, " "); r = ""
+		for (j = 1; j <= m; j++) { split(runs[j], p, "/"); if (fwd[p[2], p[3]] > 0) r = r " " p[1] / fwd[p[2], p[3]] }
+		printf f, kk[1], kk[2], median(ready[k]), median(first[k]), median(steady[k]), sprintf("%.2f", median(fr[k])), sprintf("%.2f", median(r)), median(anon[k])
+	}
+	if (rate != "") {
+		printf "\np99 at %s qps (%s %% of forward, distinct names): forward %s ms\n", rate, '"$LAT_FRACTION"', p99["forward:-"]
+		for (k in p99) if (k != "forward:-") printf "  %-20s p50 %s ms  p99 %s ms  (+%.3f ms)\n", k, p50[k], p99[k], p99[k] - p99["forward:-"]
+	}
+}' "$RAW" "$LAT" | tee "$OUT/table.txt"
+log "raw results in $OUT"
