@@ -13,8 +13,11 @@ import (
 	"time"
 )
 
-// stopWithin is how soon after SIGINT or SIGTERM a command must have exited.
-const stopWithin = time.Second
+// stopWithin is how long after SIGINT or SIGTERM a command may still run
+// before the test calls it stuck. The commands stop within a second (the
+// test logs how long each took); the bound is wider so that a machine busy
+// with other work does not fail a command that did stop.
+const stopWithin = 10 * time.Second
 
 // signalled is a running admin process that the test stops with a signal.
 type signalled struct {
@@ -58,8 +61,10 @@ func (s *signalled) stop(t *testing.T, sig syscall.Signal) int {
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
+	sent := time.Now()
 	select {
 	case <-s.done:
+		t.Logf("%v stopped %v after %v", s.cmd.Args[1], time.Since(sent).Round(time.Millisecond), sig)
 	case <-time.After(stopWithin):
 		s.cmd.Process.Kill()
 		<-s.done
