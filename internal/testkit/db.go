@@ -154,3 +154,18 @@ func OpenRO(t testing.TB, path string) *sql.DB {
 	}
 	return db
 }
+
+// SplitShards splits the database src into n shards with schema.Split, as
+// the admin command's split does, in a fresh temporary directory, and
+// returns the shards in shard order and the PATTERN a Corefile names them by.
+func SplitShards(t testing.TB, src string, n int) (paths []string, pattern string) {
+	t.Helper()
+	dir := t.TempDir()
+	for i := range n {
+		paths = append(paths, filepath.Join(dir, fmt.Sprintf("shard-%02d.db", i)))
+	}
+	if err := schema.Split(src, paths); err != nil {
+		t.Fatal(err)
+	}
+	return paths, filepath.Join(dir, "shard-*.db")
+}

@@ -104,20 +104,11 @@ func TestParseShardErrorsNameTheLine(t *testing.T) {
 	}
 }
 
-// splitShards splits the database src into n shards with schema.Split, as
-// the admin command's split does, and returns the PATTERN of the shards,
-// which the Corefile then names.
+// splitShards splits src into n shards and returns their PATTERN.
 func splitShards(t testing.TB, src string, n int) string {
 	t.Helper()
-	dir := t.TempDir()
-	var paths []string
-	for i := range n {
-		paths = append(paths, filepath.Join(dir, fmt.Sprintf("shard-%02d.db", i)))
-	}
-	if err := schema.Split(src, paths); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(dir, "shard-*.db")
+	_, pattern := testkit.SplitShards(t, src, n)
+	return pattern
 }
 
 // shardedDB creates a per-type database holding rows and splits it into n

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -43,14 +42,7 @@ func TestShardedVerdictsEqualTheUnsplitFile(t *testing.T) {
 
 		for _, n := range []int{1, 2, 3, 16} {
 			t.Run(fmt.Sprintf("%s/%d shards", layout.name, n), func(t *testing.T) {
-				dir := t.TempDir()
-				var paths []string
-				for i := range n {
-					paths = append(paths, filepath.Join(dir, fmt.Sprintf("shard-%02d.db", i)))
-				}
-				if err := schema.Split(src, paths); err != nil {
-					t.Fatal(err)
-				}
+				paths, _ := testkit.SplitShards(t, src, n)
 				sh, err := store.OpenShards(paths, opts)
 				if err != nil {
 					t.Fatal(err)
