@@ -73,7 +73,6 @@ const tokenSpace = 78364164096 // 36^7
 type namer struct {
 	rows int64
 	step int64
-	buf  []byte
 }
 
 func newNamer(rows int64) *namer {
