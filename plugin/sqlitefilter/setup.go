@@ -62,7 +62,8 @@ func parse(c *caddy.Controller) (Config, error) {
 	i := 0
 	for c.Next() {
 		if i > 0 {
-			return cfg, plugin.ErrOnce
+			// The second stanza's line, so the operator finds it.
+			return cfg, fmt.Errorf("%s:%d - Error during parsing: %w", c.File(), c.Line(), plugin.ErrOnce)
 		}
 		i++
 		line := c.Line()
@@ -71,6 +72,11 @@ func parse(c *caddy.Controller) (Config, error) {
 			return cfg, c.Errf("expected a database PATH, or the shard files as PATH... or a PATTERN")
 		}
 		for i, a := range args {
+			if a == "" {
+				// Joined to the root it would name the root directory,
+				// or with no root open a private, empty database.
+				return cfg, c.Errf("a database PATH is empty")
+			}
 			if !filepath.IsAbs(a) {
 				args[i] = filepath.Join(dnsserver.GetConfig(c).Root, a)
 			}
