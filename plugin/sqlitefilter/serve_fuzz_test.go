@@ -26,7 +26,7 @@ var (
 		}
 		return res
 	}()
-	fuzzAllow    = []string{"ok.wild.test"}
+	fuzzAllow = []string{"ok.wild.test"}
 	// Every name below balias.test is aliased into wild.test, so blocked;
 	// alias.test is aliased to a name no row blocks.
 	fuzzBlockedAlias = "balias.test"
