@@ -35,11 +35,13 @@ func openConn(path string, busyMS int) (*sqlite3.SQLiteConn, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	c := dc.(*sqlite3.SQLiteConn)
-	// Reading through a memory map (up to SQLite's compiled-in cap, 2 GB)
-	// spares each connection copying pages into its own page cache: with it
-	// a pool of 32 probes as fast as a pool of 2, and the memory is the OS
-	// page cache, shared by the whole pool (measured in test/bench/README.md).
-	if _, err := c.Exec("PRAGMA mmap_size=1099511627776", nil); err != nil {
+	// No memory map: a page read through one from a file that was cut
+	// short in place (a copy over it, a full disk) raises SIGBUS inside
+	// SQLite, which kills the whole server; read(2) returns an error that
+	// on_error handles. The map made SQLite-only probes up to ~40 % faster
+	// (test/bench/README.md), which the verdict cache and the Bloom filter
+	// mostly hide.
+	if _, err := c.Exec("PRAGMA mmap_size=0", nil); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
