@@ -58,6 +58,20 @@ var (
 		Help:      "The time a check last found committed changes in the database.",
 	}, []string{"database"})
 
+	replicaTXID = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "replica_txid",
+		Help:      "The last Litestream transaction ID applied to a database kept by `litestream restore -f`, from its -txid file.",
+	}, []string{"database"})
+
+	replicaAge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "sqlitefilter",
+		Name:      "replica_age_seconds",
+		Help:      "Seconds since the Litestream follower last applied a change to the database; it grows while the object store or the writer is unreachable.",
+	}, []string{"database"})
+
 	swapCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",

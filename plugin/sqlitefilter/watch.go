@@ -72,6 +72,12 @@ func (f *SQLiteFilter) check(d *dbFile) {
 		return
 	}
 	changed, err := s.Refresh()
+	if st, ok := s.Replica(); ok {
+		replicaTXID.WithLabelValues(d.path).Set(float64(st.TXID))
+		if !st.Applied.IsZero() {
+			replicaAge.WithLabelValues(d.path).Set(time.Since(st.Applied).Seconds())
+		}
+	}
 	if err == nil && s.SchemaChanged() {
 		// A table was created or dropped: the store's statements and the
 		// tables it knows of are the old schema's. Opened anew (as a swap
@@ -136,6 +142,9 @@ func (f *SQLiteFilter) open(d *dbFile) error {
 		f.rules.Store(r)
 	}
 	d.store.Store(s)
+	if _, ok := s.Replica(); ok && old == nil {
+		log.Infof("%s: a Litestream replica (%s%s is next to it): following the changes its follower applies", d.path, d.path, store.TXIDSuffix)
+	}
 	f.filters[d.shard].Sync(s) // the key filter's build starts now, not at the next tick
 	f.kickLoader()
 	swapCount.WithLabelValues(d.path).Inc()
@@ -164,6 +173,8 @@ func (f *SQLiteFilter) reopen(d *dbFile) {
 	switch {
 	case d.store.Load() != nil:
 		err = fmt.Errorf("%w; answering from the data read last", err)
+	case errors.Is(err, store.ErrReplicaWAL):
+		err = fmt.Errorf("%w; until it opens, queries are answered as on_error %s says and the server is not ready", err, f.cfg.OnError)
 	case f.cfg.sharded():
 		err = fmt.Errorf("%w; shard %d of %d: build the shards with `sqlitefilter split` or fix the Corefile; until every shard opens, queries that need this one are answered as on_error %s says and the server is not ready", err, d.shard, len(f.files), f.cfg.OnError)
 	default:

@@ -26,7 +26,7 @@ type conn struct {
 	once  bool // the read transaction ends when the connection is given back
 }
 
-func openConn(path string, busyMS int) (*sqlite3.SQLiteConn, error) {
+func openConn(path string, busyMS int, replica bool) (*sqlite3.SQLiteConn, error) {
 	// mode=ro: the plugin never writes. _mutex=no: a pooled connection is used
 	// by one goroutine at a time, so SQLite's own mutex is pure cost.
 	dsn := fmt.Sprintf("file:%s?mode=ro&cache=private&_mutex=no&_busy_timeout=%d", (&url.URL{Path: path}).EscapedPath(), busyMS)
@@ -45,11 +45,19 @@ func openConn(path string, busyMS int) (*sqlite3.SQLiteConn, error) {
 		c.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// A Litestream replica changes under the connections without telling
+	// SQLite (replica.go): no page may outlive its read transaction.
+	if replica {
+		if _, err := c.Exec("PRAGMA cache_size=0", nil); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
 	return c, nil
 }
 
 func (s *Store) newConn(busyMS int) (*conn, error) {
-	sc, err := openConn(s.path, busyMS)
+	sc, err := openConn(s.path, busyMS, s.replica)
 	if err != nil {
 		return nil, err
 	}

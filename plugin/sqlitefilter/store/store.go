@@ -42,8 +42,12 @@ type Store struct {
 	// absent); only the watcher goroutine touches them.
 	sidecars [2]os.FileInfo
 	wal      atomic.Bool // WAL mode: connections hold their snapshot between lookups
-	layout   schema.Layout
-	present  [schema.NumTables]bool // which tables exist
+	// replica: the file is kept by a Litestream follower (replica.go);
+	// mark is what the follower had written when Refresh last looked.
+	replica bool
+	mark    replicaMark
+	layout  schema.Layout
+	present [schema.NumTables]bool // which tables exist
 
 	conns   *connPool
 	all     []*conn
@@ -77,14 +81,25 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{path: path, file: fi, conns: newConnPool(opts.Pool)}
+	s := &Store{path: path, file: fi, conns: newConnPool(opts.Pool), replica: IsReplica(path)}
 	s.gen.Store(opts.Generation)
-	if s.watcher, err = openConn(path, opts.BusyTimeoutMS); err != nil {
+	if s.replica {
+		// Taken before anything is read, so that whatever the follower
+		// applies from now on moves it.
+		if s.mark, err = readReplicaMark(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	if s.watcher, err = openConn(path, opts.BusyTimeoutMS, s.replica); err != nil {
 		return nil, err
 	}
 	if err := s.inspect(); err != nil {
 		s.watcher.Close()
 		return nil, err
+	}
+	if s.replica && s.wal.Load() {
+		s.watcher.Close()
+		return nil, errReplicaWAL(path)
 	}
 	for range opts.Pool {
 		c, err := s.newConn(opts.BusyTimeoutMS)
@@ -222,18 +237,30 @@ func (s *Store) release(c *conn) {
 // Refresh checks whether another connection committed since the last call and,
 // if so, starts a new generation: pooled connections renew their snapshot
 // before their next lookup, and idle ones release theirs now. It reports
-// whether the data changed.
+// whether the data changed. On a Litestream replica, whatever the follower
+// wrote counts as a committed change.
 func (s *Store) Refresh() (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false, ErrClosed
 	}
+	moved := false
+	if s.replica {
+		// Read before the data, as at Open: a transaction applied after
+		// this moves the mark again and is taken up at the next call.
+		m, err := readReplicaMark(s.path)
+		if err != nil {
+			return false, fmt.Errorf("check %s for changes: %w", s.path, err)
+		}
+		moved = s.mark.moved(m)
+		s.mark = m
+	}
 	dv, err := QueryInt(s.watcher, "PRAGMA data_version")
 	if err != nil {
 		return false, fmt.Errorf("check %s for changes: %w", s.path, err)
 	}
-	if dv == s.dataVersion {
+	if dv == s.dataVersion && !moved {
 		return false, nil
 	}
 	s.dataVersion = dv
