@@ -69,26 +69,32 @@ func litestreamBinary(t *testing.T) string {
 	return litestreamPath
 }
 
-// followScript is follow.sh from the Litestream manifests: the tests run
-// the script the sidecar runs.
-func followScript(t *testing.T) string {
+// manifestData returns a key of a ConfigMap in the Litestream manifests,
+// so that the tests run the scripts and the configuration that ship.
+func manifestData(t *testing.T, file, key string) string {
 	t.Helper()
-	data, err := os.ReadFile("../build/kubernetes/litestream/configmap.yaml")
+	data, err := os.ReadFile(filepath.Join("../build/kubernetes/litestream", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
 		var cm corev1.ConfigMap
-		if err := yaml.Unmarshal(doc, &cm); err == nil && cm.Data["follow.sh"] != "" {
-			p := filepath.Join(t.TempDir(), "follow.sh")
-			if err := os.WriteFile(p, []byte(cm.Data["follow.sh"]), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			return p
+		if err := yaml.Unmarshal(doc, &cm); err == nil && cm.Data[key] != "" {
+			return cm.Data[key]
 		}
 	}
-	t.Fatal("no follow.sh in build/kubernetes/litestream/configmap.yaml")
+	t.Fatalf("no ConfigMap with %s in build/kubernetes/litestream/%s", key, file)
 	return ""
+}
+
+// followScript writes follow.sh, the script of the DNS pods' sidecar.
+func followScript(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "follow.sh")
+	if err := os.WriteFile(p, []byte(manifestData(t, "configmap.yaml", "follow.sh")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // proc is a background process of the test, stopped (its whole process
@@ -205,8 +211,15 @@ func TestLitestreamReplicasFollowTheWriter(t *testing.T) {
 	)...)
 	storeDir := filepath.Join(dir, "store")
 	storeURL := "file://" + storeDir
+	// The writer's litestream.yml of the manifests, on this machine's paths
+	// and with a file replica standing for the object store.
 	config := filepath.Join(dir, "litestream.yml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, "dbs:\n  - path: %s\n    replica:\n      type: file\n      path: %s\n      sync-interval: 1s\n", writer, storeDir), 0o644); err != nil {
+	conf := strings.NewReplacer("/var/lib/sqlitefilter/dns.db", writer, "s3://sqlitefilter-replicas/dns.db", storeURL).
+		Replace(manifestData(t, "writer.yaml", "litestream.yml"))
+	if !strings.Contains(conf, storeURL) {
+		t.Fatalf("litestream.yml of the manifests does not replicate to s3://sqlitefilter-replicas/dns.db:\n%s", conf)
+	}
+	if err := os.WriteFile(config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	replicate := func() *proc {

@@ -34,6 +34,8 @@ func newObject(apiVersion, kind string) any {
 		return &corev1.ServiceAccount{}
 	case "apps/v1 Deployment":
 		return &appsv1.Deployment{}
+	case "apps/v1 StatefulSet":
+		return &appsv1.StatefulSet{}
 	case "rbac.authorization.k8s.io/v1 ClusterRole":
 		return &rbacv1.ClusterRole{}
 	case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
@@ -84,13 +86,23 @@ func decode(files map[string][]byte) (manifests, error) {
 	return m, nil
 }
 
-func loadManifests(t *testing.T) manifests {
+// loadManifests decodes the files that match the patterns, by default
+// every manifest of the whole-file delivery mode (*.yaml).
+func loadManifests(t *testing.T, patterns ...string) manifests {
 	t.Helper()
-	paths, err := filepath.Glob("*.yaml")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no manifests: %v", err)
+	if len(patterns) == 0 {
+		patterns = []string{"*.yaml"}
+	}
+	var paths []string
+	for _, pat := range patterns {
+		m, err := filepath.Glob(pat)
+		if err != nil || len(m) == 0 {
+			t.Fatalf("no manifests match %s: %v", pat, err)
+		}
+		paths = append(paths, m...)
 	}
 	files := map[string][]byte{}
+	var err error
 	for _, p := range paths {
 		if files[p], err = os.ReadFile(p); err != nil {
 			t.Fatal(err)
@@ -199,28 +211,11 @@ func container(t *testing.T, cs []corev1.Container, name string) corev1.Containe
 	return corev1.Container{}
 }
 
-func TestDeploymentIsHighlyAvailableAndLockedDown(t *testing.T) {
-	m := loadManifests(t)
-	dep := get[*appsv1.Deployment](t, m, "Deployment/coredns")
-	spec := dep.Spec.Template.Spec
-	if dep.Spec.Replicas == nil || *dep.Spec.Replicas < 2 {
-		t.Errorf("replicas %v, want at least 2", dep.Spec.Replicas)
-	}
-	podLabels := dep.Spec.Template.Labels
-	if sel := dep.Spec.Selector.MatchLabels; len(sel) == 0 || !subset(sel, podLabels) {
-		t.Errorf("selector %v does not select the pod labels %v", sel, podLabels)
-	}
-	anti := spec.Affinity
-	if anti == nil || anti.PodAntiAffinity == nil || len(anti.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) != 1 {
-		t.Fatal("no required pod anti-affinity")
-	}
-	term := anti.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0]
-	if term.TopologyKey != "kubernetes.io/hostname" || term.LabelSelector == nil || !subset(term.LabelSelector.MatchLabels, podLabels) {
-		t.Errorf("anti-affinity %+v does not keep replicas on separate nodes", term)
-	}
-	if spec.DNSPolicy != corev1.DNSDefault {
-		t.Errorf("dnsPolicy %s, want Default: cluster DNS must not resolve through itself", spec.DNSPolicy)
-	}
+// checkLockedDown checks that a pod runs as a non-root user and that every
+// container of it has a read-only root, no privilege escalation, no
+// capability, CPU and memory requests, a memory limit and a pinned image.
+func checkLockedDown(t *testing.T, spec corev1.PodSpec) {
+	t.Helper()
 	if psc := spec.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
 		t.Error("the pod does not run as a non-root user")
 	}
@@ -247,6 +242,31 @@ func TestDeploymentIsHighlyAvailableAndLockedDown(t *testing.T) {
 			t.Errorf("%s: image %q, want a pinned tag", c.Name, c.Image)
 		}
 	}
+}
+
+func TestDeploymentIsHighlyAvailableAndLockedDown(t *testing.T) {
+	m := loadManifests(t)
+	dep := get[*appsv1.Deployment](t, m, "Deployment/coredns")
+	spec := dep.Spec.Template.Spec
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas < 2 {
+		t.Errorf("replicas %v, want at least 2", dep.Spec.Replicas)
+	}
+	podLabels := dep.Spec.Template.Labels
+	if sel := dep.Spec.Selector.MatchLabels; len(sel) == 0 || !subset(sel, podLabels) {
+		t.Errorf("selector %v does not select the pod labels %v", sel, podLabels)
+	}
+	anti := spec.Affinity
+	if anti == nil || anti.PodAntiAffinity == nil || len(anti.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Fatal("no required pod anti-affinity")
+	}
+	term := anti.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0]
+	if term.TopologyKey != "kubernetes.io/hostname" || term.LabelSelector == nil || !subset(term.LabelSelector.MatchLabels, podLabels) {
+		t.Errorf("anti-affinity %+v does not keep replicas on separate nodes", term)
+	}
+	if spec.DNSPolicy != corev1.DNSDefault {
+		t.Errorf("dnsPolicy %s, want Default: cluster DNS must not resolve through itself", spec.DNSPolicy)
+	}
+	checkLockedDown(t, spec)
 
 	dns := container(t, spec.Containers, "coredns")
 	if mem := dns.Resources.Limits.Memory(); mem.Value() < 256<<20 {
