@@ -3,16 +3,21 @@ package test
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -108,7 +113,10 @@ type proc struct {
 func startProc(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(args[0], args[1:]...), out: &lockedBuffer{}, exited: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
+	// A CA bundle of the environment makes Litestream's S3 client refuse
+	// to start; the tests' object store is plain HTTP on loopback.
+	p.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_CA_BUNDLE=") })
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
@@ -146,7 +154,7 @@ type replicaNode struct {
 	started      time.Time
 }
 
-func startReplicaNode(t *testing.T, name, litestream, script, storeURL, upstream string) *replicaNode {
+func startReplicaNode(t *testing.T, name, litestream, script string, st replicaStore, upstream string) *replicaNode {
 	t.Helper()
 	n := &replicaNode{name: name, db: filepath.Join(t.TempDir(), "filter.db"), started: time.Now()}
 	n.ready = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
@@ -154,7 +162,7 @@ func startReplicaNode(t *testing.T, name, litestream, script, storeURL, upstream
 	// The server first, as in a pod whose containers start together: it
 	// waits, not ready, until follow.sh has moved a caught-up replica in.
 	n.srv = startServer(t, withPlugins(corefile(n.db, upstream, "on_error fail_closed"), "ready "+n.ready, "prometheus "+n.stats))
-	n.follower = startProc(t, name+" follow.sh", []string{"DB_PATH=" + n.db, "REPLICA_URL=" + storeURL, "LITESTREAM=" + litestream}, "sh", script)
+	n.follower = startProc(t, name+" follow.sh", append([]string{"DB_PATH=" + n.db, "REPLICA_URL=" + st.url, "LITESTREAM=" + litestream}, st.env...), "sh", script)
 	return n
 }
 
@@ -187,19 +195,101 @@ func lagUntil(t *testing.T, nodes []*replicaNode, name string, blocked bool, fro
 	return lags
 }
 
-// TestLitestreamReplicasFollowTheWriter runs a writer under `litestream
-// replicate` to a file replica (the object store), two DNS replicas kept by
-// follow.sh (`litestream restore -f`) and the real CoreDNS under load, and
+// TestLitestreamReplicasFollowTheWriter runs testReplicas with a file
+// replica (a directory) as the object store.
+func TestLitestreamReplicasFollowTheWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("TestLitestreamReplicasFollowTheWriter: not in -short mode")
+	}
+	dir := t.TempDir()
+	storeDir := filepath.Join(dir, "store")
+	away := storeDir + ".away"
+	testReplicas(t, replicaStore{
+		url: "file://" + storeDir,
+		// Unreachable: the directory replaced by a file, so that both the
+		// writer's uploads and the followers' polls fail.
+		down: func() {
+			if err := os.Rename(storeDir, away); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(storeDir, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		up: func() {
+			if err := os.Remove(storeDir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(away, storeDir); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+// TestLitestreamReplicasFollowThroughS3 is the same with an S3-compatible
+// object store: gofakes3 (an in-memory implementation of the S3 API in Go)
+// served over HTTP on loopback, which Litestream's own S3 client talks to
+// as to any S3 endpoint. Unreachable is its server stopped.
+func TestLitestreamReplicasFollowThroughS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("TestLitestreamReplicasFollowThroughS3: not in -short mode")
+	}
+	backend := s3mem.New()
+	if err := backend.CreateBucket("replicas"); err != nil {
+		t.Fatal(err)
+	}
+	handler := gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	var srv *http.Server
+	serve := func(l net.Listener) {
+		srv = &http.Server{Handler: handler}
+		go srv.Serve(l)
+	}
+	serve(l)
+	t.Cleanup(func() { srv.Close() })
+	endpoint := "http://" + addr
+	testReplicas(t, replicaStore{
+		url: "s3://replicas/dns.db?endpoint=" + endpoint + "&region=us-east-1&force-path-style=true",
+		conf: func(replica, indent string) string {
+			return "url: s3://replicas/dns.db\n" + indent + "endpoint: " + endpoint + "\n" + indent + "region: us-east-1\n" + indent + "force-path-style: true"
+		},
+		env:  []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"},
+		down: func() { srv.Close() },
+		up: func() {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			serve(l)
+		},
+	})
+}
+
+// replicaStore is the object store of a replica test.
+type replicaStore struct {
+	url string // what the followers restore from
+	// conf replaces the `url:` line of the writer's replica in the
+	// manifests' litestream.yml; nil for url itself.
+	conf     func(replica, indent string) string
+	env      []string // for every Litestream process
+	down, up func()   // make the store unreachable, and reachable again
+}
+
+// testReplicas runs a writer under `litestream replicate` to the store, two
+// DNS replicas kept by follow.sh (`litestream restore -f`) and the real
+// CoreDNS under load, and
 // measures per replica how long a commit takes to be enforced: an insert, a
 // delete and a 1 M-row import. Then the failures: the writer restarting
 // with a commit made while it was down, the store unreachable (the replicas
 // keep serving and say how old their data is), and a new replica that is
 // ready only once it has caught up. No query may fail or get a wrong answer
 // throughout.
-func TestLitestreamReplicasFollowTheWriter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("TestLitestreamReplicasFollowTheWriter: not in -short mode")
-	}
+func testReplicas(t *testing.T, st replicaStore) {
 	litestream := litestreamBinary(t)
 	script := followScript(t)
 	up := testkit.StartUpstream(t, upstreamRecipe)
@@ -209,31 +299,35 @@ func TestLitestreamReplicasFollowTheWriter(t *testing.T) {
 		testkit.BlockExact("stable-blocked.example.com", "doomed.example.com"),
 		testkit.BlockWildcard("tracker.example.net"),
 	)...)
-	storeDir := filepath.Join(dir, "store")
-	storeURL := "file://" + storeDir
 	// The writer's litestream.yml of the manifests, on this machine's paths
-	// and with a file replica standing for the object store.
+	// and with this test's store.
 	config := filepath.Join(dir, "litestream.yml")
-	conf := strings.NewReplacer("/var/lib/sqlitefilter/dns.db", writer, "s3://sqlitefilter-replicas/dns.db", storeURL).
-		Replace(manifestData(t, "writer.yaml", "litestream.yml"))
-	if !strings.Contains(conf, storeURL) {
+	conf := strings.ReplaceAll(manifestData(t, "writer.yaml", "litestream.yml"), "/var/lib/sqlitefilter/dns.db", writer)
+	urlLine := regexp.MustCompile(`(?m)^( *)url: s3://sqlitefilter-replicas/dns\.db$`)
+	if !urlLine.MatchString(conf) {
 		t.Fatalf("litestream.yml of the manifests does not replicate to s3://sqlitefilter-replicas/dns.db:\n%s", conf)
 	}
+	conf = urlLine.ReplaceAllStringFunc(conf, func(line string) string {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		if st.conf == nil {
+			return indent + "url: " + st.url
+		}
+		return indent + st.conf(st.url, indent)
+	})
 	if err := os.WriteFile(config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	replicate := func() *proc {
-		return startProc(t, "litestream replicate", nil, litestream, "replicate", "-config", config)
+		return startProc(t, "litestream replicate", st.env, litestream, "replicate", "-config", config)
 	}
 	w := replicate()
-	testkit.Eventually(t, "the first LTX file in the store", 30*time.Second, func() bool {
-		m, _ := filepath.Glob(filepath.Join(storeDir, "ltx", "*", "*.ltx"))
-		return len(m) > 0
+	testkit.Eventually(t, "the first snapshot in the store", 30*time.Second, func() bool {
+		return strings.Contains(w.out.String(), "snapshot complete")
 	})
 
 	var nodes []*replicaNode
 	for _, name := range []string{"replica-a", "replica-b"} {
-		nodes = append(nodes, startReplicaNode(t, name, litestream, script, storeURL, up.Addr))
+		nodes = append(nodes, startReplicaNode(t, name, litestream, script, st, up.Addr))
 	}
 	for _, n := range nodes {
 		testkit.Eventually(t, n.name+" ready", 60*time.Second, func() bool { return isReady(n.ready) })
@@ -281,15 +375,8 @@ func TestLitestreamReplicasFollowTheWriter(t *testing.T) {
 	w = replicate()
 	report("commit while writer down", lagUntil(t, nodes, "while-down.example.com.", true, t0, 30*time.Second))
 
-	// The store unreachable: its directory replaced by a file, so both the
-	// writer's uploads and the followers' polls fail.
-	away := storeDir + ".away"
-	if err := os.Rename(storeDir, away); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(storeDir, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The store unreachable: the replicas keep serving their last data.
+	st.down()
 	commit(`INSERT INTO block_exact VALUES ('during-outage.example.com')`)
 	time.Sleep(6 * time.Second)
 	for _, n := range nodes {
@@ -305,12 +392,7 @@ func TestLitestreamReplicasFollowTheWriter(t *testing.T) {
 		}
 		t.Logf("%s: replica_age_seconds %.1f after 6 s without the store", n.name, age)
 	}
-	if err := os.Remove(storeDir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(away, storeDir); err != nil {
-		t.Fatal(err)
-	}
+	st.up()
 	report("commit made during outage", lagUntil(t, nodes, "during-outage.example.com.", true, time.Now(), 30*time.Second))
 	for _, n := range nodes {
 		age := metricUntil(t, n.stats, `coredns_sqlitefilter_replica_age_seconds{database="`+n.db+`"}`, func(v float64) bool { return v >= 0 && v < 3 })
@@ -321,7 +403,7 @@ func TestLitestreamReplicasFollowTheWriter(t *testing.T) {
 
 	// A new replica restores the snapshot and is ready only once it has
 	// caught up: from its first ready answer it enforces the latest commit.
-	late := startReplicaNode(t, "replica-c", litestream, script, storeURL, up.Addr)
+	late := startReplicaNode(t, "replica-c", litestream, script, st, up.Addr)
 	t0 = commit(`INSERT INTO block_exact VALUES ('latest.example.com')`)
 	lagUntil(t, nodes, "latest.example.com.", true, t0, max)
 	testkit.Eventually(t, "replica-c ready", 120*time.Second, func() bool { return isReady(late.ready) })
