@@ -26,6 +26,7 @@ FIRST=${FIRST:-5}                         # s measured right after ready
 DURATION=${DURATION:-10}                  # s of each steady run
 BLOOM=${BLOOM:-2G}                        # bloom_max_memory: 10 bits per row must fit
 BLOOM_TIMEOUT=${BLOOM_TIMEOUT:-3600}
+READY_TIMEOUT=${READY_TIMEOUT:-3600}      # s; ready waits for the Bloom filter's first build
 SUT_CPU=${SUT_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 DNSPERF_ARGS=${DNSPERF_ARGS:--c 4 -q 100 -t 2}
@@ -70,8 +71,9 @@ serve() { # name corefile-body -> PID in SRV
 	"${SUT[@]}" "$BIN/coredns" -conf "$OUT/$1.Corefile" > "$OUT/$1.log" 2>&1 &
 	SRV=$!; PIDS+=("$SRV")
 }
-until_ready() { # -> seconds from start to /ready 200
-	local i; for i in $(seq 60000); do
+until_ready() { # -> seconds from start to /ready 200 (which waits for the Bloom filter)
+	local end=$(($(date +%s) + READY_TIMEOUT))
+	while [ "$(date +%s)" -lt "$end" ]; do
 		curl -fs -o /dev/null "http://$ADDR:$RPORT/ready" && { echo "($(date +%s%N) - $T0) / 1000000000" | bc -l | xargs printf '%.3f'; return; }
 		sleep 0.01
 	done; echo timeout
