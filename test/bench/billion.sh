@@ -4,11 +4,13 @@
 # (benchtool gen; ~38 GB and ~25 min at 1 G rows on this project's machine),
 # then, with the server pinned to core SUT_CPU and dnsperf and the upstream
 # to LOAD_CPU:
-#   forward:  CoreDNS + forward, no filter, on the Zipf and the distinct names
-#   filter:   CoreDNS + sqlitefilter + forward: time to ready (/ready 200 and
-#             the first blocked answer), QPS in the first 5 s after ready on
-#             each query file, the Bloom filter's build time and size, then
-#             steady QPS on each, and RssAnon at each step
+#   filter:   CoreDNS + sqlitefilter + forward: time to ready (/ready 200,
+#             which waits for the Bloom filter's first build), QPS in the
+#             first FIRST s after ready on each query file (Zipf-skewed and
+#             distinct names), the Bloom filter's build time and size
+#   steady:   ROUNDS paired rounds, each running CoreDNS + forward alone (no
+#             filter; started beside it once ready) then the filter server
+#             on each query file, with the median ratio to forward; RssAnon
 # Prints a table; raw output in $WORK/billion-<time>/. Delete the data after
 # with `rm -r $WORK/data-$ROWS` (KEEP_DATA= does it at the end).
 #
@@ -30,7 +32,8 @@ READY_TIMEOUT=${READY_TIMEOUT:-3600}      # s; ready waits for the Bloom filter'
 SUT_CPU=${SUT_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 DNSPERF_ARGS=${DNSPERF_ARGS:--c 4 -q 100 -t 2}
-PORT=5310 UPORT=5311 RPORT=5312 ADDR=127.0.0.1
+ROUNDS=${ROUNDS:-3}                       # paired steady rounds (forward, filter)
+PORT=5310 UPORT=5311 RPORT=5312 FPORT=5313 FRPORT=5314 ADDR=127.0.0.1
 BIN=$WORK/bin
 OUT=$WORK/billion-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$BIN" "$DATA" "$OUT"
@@ -61,50 +64,56 @@ PIDS+=($!)
 sleep 0.5
 
 anon() { awk '$1=="RssAnon:"{printf "%d", $2/1024}' "/proc/$1/status"; }
-qps() { # file seconds -> QPS
-	"${LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$1" -l "$2" $DNSPERF_ARGS > "$OUT/dnsperf-$(basename "$1")-$(date +%s%N).txt" 2>&1
-	awk '/Queries per second/{printf "%.0f", $4}' "$(ls -t "$OUT"/dnsperf-* | head -1)"
+qps() { # port file seconds -> QPS
+	local f; f=$OUT/dnsperf-$1-$(basename "$2")-$(date +%s%N).txt
+	"${LOAD[@]}" dnsperf -s "$ADDR" -p "$1" -d "$2" -l "$3" $DNSPERF_ARGS > "$f" 2>&1
+	awk '/Queries per second/{printf "%.0f", $4}' "$f"
 }
-serve() { # name corefile-body -> PID in SRV
-	printf '.:%s {\n    bind %s\n    ready %s:%s\n%s\n    forward . %s:%s\n}\n' "$PORT" "$ADDR" "$ADDR" "$RPORT" "$2" "$ADDR" "$UPORT" > "$OUT/$1.Corefile"
+serve() { # name port ready-port corefile-body -> PID in SRV
+	printf '.:%s {\n    bind %s\n    ready %s:%s\n%s\n    forward . %s:%s\n}\n' "$2" "$ADDR" "$ADDR" "$3" "$4" "$ADDR" "$UPORT" > "$OUT/$1.Corefile"
 	T0=$(date +%s%N)
 	"${SUT[@]}" "$BIN/coredns" -conf "$OUT/$1.Corefile" > "$OUT/$1.log" 2>&1 &
 	SRV=$!; PIDS+=("$SRV")
 }
-until_ready() { # -> seconds from start to /ready 200 (which waits for the Bloom filter)
+until_ready() { # ready-port -> seconds from start to /ready 200 (which waits for the Bloom filter)
 	local end=$(($(date +%s) + READY_TIMEOUT))
 	while [ "$(date +%s)" -lt "$end" ]; do
-		curl -fs -o /dev/null "http://$ADDR:$RPORT/ready" && { echo "($(date +%s%N) - $T0) / 1000000000" | bc -l | xargs printf '%.3f'; return; }
+		curl -fs -o /dev/null "http://$ADDR:$1/ready" && { echo "($(date +%s%N) - $T0) / 1000000000" | bc -l | xargs printf '%.3f'; return; }
 		sleep 0.01
 	done; echo timeout
 }
 
-serve forward ""
-until_ready > /dev/null
-fwd_zipf=$(qps "$ZIPF" "$DURATION"); fwd_distinct=$(qps "$DISTINCT" "$DURATION"); fwd_anon=$(anon "$SRV")
-stop "$SRV"
-log "forward: zipf $fwd_zipf qps, distinct $fwd_distinct qps"
-
-serve filter "    sqlitefilter $DB {
+serve filter "$PORT" "$RPORT" "    sqlitefilter $DB {
         bloom_max_memory $BLOOM
     }"
-ready_s=$(until_ready)
-blocked_s=$("$BIN/benchtool" ready -addr "$ADDR:$PORT" -name "$("$BIN/benchtool" probe -rows "$ROWS")" -since "$T0" -timeout 600s)
-first_zipf=$(qps "$ZIPF" "$FIRST"); first_distinct=$(qps "$DISTINCT" "$FIRST"); first_anon=$(anon "$SRV")
-log "filter: ready ${ready_s}s (blocked answer ${blocked_s}s); first ${FIRST}s: zipf $first_zipf qps, distinct $first_distinct qps"
+FILTER=$SRV
+ready_s=$(until_ready "$RPORT")
+first_zipf=$(qps "$PORT" "$ZIPF" "$FIRST"); first_distinct=$(qps "$PORT" "$DISTINCT" "$FIRST"); first_anon=$(anon "$FILTER")
+log "filter: ready ${ready_s}s; first ${FIRST}s: zipf $first_zipf qps, distinct $first_distinct qps"
 for i in $(seq $((BLOOM_TIMEOUT * 10))); do grep -q 'Bloom filter ready\|Bloom filter not built' "$OUT/filter.log" && break; sleep 0.1; done
 bloom=$(grep -o 'Bloom filter [^"]*' "$OUT/filter.log" | head -1)
 log "$bloom"
-steady_zipf=$(qps "$ZIPF" "$DURATION"); steady_distinct=$(qps "$DISTINCT" "$DURATION"); steady_anon=$(anon "$SRV")
-stop "$SRV"
+serve forward "$FPORT" "$FRPORT" ""
+FWD=$SRV
+until_ready "$FRPORT" > /dev/null
+echo -e "round\tfile\tforward\tfilter\tratio" > "$OUT/steady.tsv"
+for r in $(seq "$ROUNDS"); do
+	for q in "$ZIPF" "$DISTINCT"; do
+		f=$(qps "$FPORT" "$q" "$DURATION"); x=$(qps "$PORT" "$q" "$DURATION")
+		printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$(basename "$q" .txt)" "$f" "$x" "$(echo "$x / $f" | bc -l | xargs printf '%.2f')" >> "$OUT/steady.tsv"
+		log "round $r $(basename "$q"): forward $f, filter $x qps"
+	done
+done
+steady_anon=$(anon "$FILTER"); fwd_anon=$(anon "$FWD")
+median() { awk -F'\t' -v f="$1" -v c="$2" '$2==f{print $c}' "$OUT/steady.tsv" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 {
 	echo "date: $(date -Is)  kernel: $(uname -r)  cpus: $(nproc)  commit: $(git -C "$ROOT" rev-parse --short HEAD)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "rows: $ROWS  file: $bytes bytes ($(echo "$bytes / $ROWS" | bc -l | xargs printf '%.1f') B/row)  generated in: $(cat "$DATA/gen_s" 2>/dev/null || echo '?') s"
-	echo "ready: /ready ${ready_s} s, first blocked answer ${blocked_s} s"
-	echo "$bloom"
-	printf '%-26s %10s %10s %10s\n' "" zipf distinct RssAnon_MB
-	printf '%-26s %10s %10s %10s\n' "forward" "$fwd_zipf" "$fwd_distinct" "$fwd_anon"
-	printf '%-26s %10s %10s %10s\n' "filter, first ${FIRST} s" "$first_zipf" "$first_distinct" "$first_anon"
-	printf '%-26s %10s %10s %10s\n' "filter, steady" "$steady_zipf" "$steady_distinct" "$steady_anon"
+	echo "ready (/ready 200): ${ready_s} s   $bloom"
+	echo "first ${FIRST} s after ready: zipf $first_zipf qps, distinct $first_distinct qps (RssAnon $first_anon MB)"
+	printf 'steady, median of %s rounds: zipf forward %s filter %s (x fwd %s); distinct forward %s filter %s (x fwd %s)\n' "$ROUNDS" \
+		"$(median zipf 3)" "$(median zipf 4)" "$(median zipf 5)" "$(median distinct 3)" "$(median distinct 4)" "$(median distinct 5)"
+	echo "RssAnon: filter $steady_anon MB, forward $fwd_anon MB"
+	cat "$OUT/steady.tsv"
 } | tee "$OUT/table.txt"
