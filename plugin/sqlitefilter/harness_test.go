@@ -2,6 +2,7 @@ package sqlitefilter
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,6 +61,11 @@ type chain struct {
 // until its in-memory rules are loaded.
 func newChain(t testing.TB, path, options string, withCache bool) *chain {
 	t.Helper()
+	if !strings.Contains(options, "pool") {
+		// A few connections serve an in-process test as well as the default
+		// 32, and a shard set of many cases opens them all.
+		options = "pool 4\n" + options
+	}
 	c := caddy.NewTestController("dns", "sqlitefilter "+path+" {\n"+options+"\n}")
 	cfg, err := parse(c)
 	if err != nil {
