@@ -17,12 +17,21 @@ var perTypeDDL string
 //go:embed normalized.sql
 var normalizedDDL string
 
+// The tables of schema version 2 (blocked answer addresses), kept apart so
+// that Upgrade can add them to a file made before.
+var (
+	//go:embed answers_pertype.sql
+	answersPerTypeDDL string
+	//go:embed answers_normalized.sql
+	answersNormalizedDDL string
+)
+
 // DDL returns the statements that create layout l.
 func DDL(l Layout) string {
 	if l == Normalized {
-		return normalizedDDL
+		return normalizedDDL + answersNormalizedDDL
 	}
-	return perTypeDDL
+	return perTypeDDL + answersPerTypeDDL
 }
 
 // Create makes a new database at path with the per-type layout, in WAL mode

@@ -19,7 +19,7 @@ const (
 // Version is the schema version that Create and CreateLayout record in
 // sqlitefilter_meta. A database without that table (made by hand or by the
 // system sqlitefilter replaces) has version 0.
-const Version = 1
+const Version = 2
 
 var layoutNames = [...]string{PerType: "per-type", Normalized: "normalized"}
 
@@ -43,7 +43,8 @@ const DetectQuery = `SELECT CASE
   WHEN (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('domains', 'records')) < 2 THEN 'per-type'
   WHEN EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name IN (
     'block_exact', 'block_wildcard', 'block_regex', 'fqdn_dns_allow',
-    'fqdn_dns_block', 'domain_alias', 'ip_rewrite_v4', 'ip_rewrite_v6')) THEN 'mixed'
+    'fqdn_dns_block', 'domain_alias', 'ip_rewrite_v4', 'ip_rewrite_v6',
+    'block_ip_v4', 'block_ip_v6')) THEN 'mixed'
   ELSE 'normalized' END`
 
 // ParseDetected turns DetectQuery's result into a layout.

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS records (
     record_type  TEXT NOT NULL CHECK (record_type IN (
         'block_exact', 'block_regex', 'block_wildcard',
         'dns_allow', 'dns_block', 'domain_alias',
-        'ip_rewrite_v4', 'ip_rewrite_v6'
+        'ip_rewrite_v4', 'ip_rewrite_v6',
+        'block_ip_v4', 'block_ip_v6'
     )),
     target_value TEXT,
     priority     INTEGER NOT NULL DEFAULT 0,

@@ -23,10 +23,11 @@ func ShardOf(key string, n int) int {
 }
 
 // InMemoryTable reports whether the plugin loads table t whole into memory
-// rather than probing it by key (block_regex and the address rewrites). A
+// rather than probing it by key (block_regex, the address rewrites and the
+// blocked answer addresses). A
 // split puts those rows in shard 0, where the plugin reads them.
 func InMemoryTable(t Table) bool {
-	return t == BlockRegex || t == RewriteV4 || t == RewriteV6
+	return t == BlockRegex || t == RewriteV4 || t == RewriteV6 || t == BlockIPv4 || t == BlockIPv6
 }
 
 // splitBatch is how many rows a shard receives per transaction.

@@ -13,13 +13,15 @@ const (
 	Alias                      // domain_alias
 	RewriteV4                  // ip_rewrite_v4
 	RewriteV6                  // ip_rewrite_v6
+	BlockIPv4                  // block_ip_v4: answer addresses that block the answer
+	BlockIPv6                  // block_ip_v6
 )
 
 // NumTables is the number of rule tables.
-const NumTables = int(RewriteV6) + 1
+const NumTables = int(BlockIPv6) + 1
 
 // Tables lists every rule table.
-var Tables = []Table{Allow, BlockExact, BlockWildcard, BlockRegex, DNSBlock, Alias, RewriteV4, RewriteV6}
+var Tables = []Table{Allow, BlockExact, BlockWildcard, BlockRegex, DNSBlock, Alias, RewriteV4, RewriteV6, BlockIPv4, BlockIPv6}
 
 type tableInfo struct {
 	name       string // per-type table (or legacy view) name
@@ -37,6 +39,8 @@ var tableInfos = [...]tableInfo{
 	Alias:         {"domain_alias", "Source_Domain", "Target_Domain", "domain_alias"},
 	RewriteV4:     {"ip_rewrite_v4", "Source_IPv4", "Target_IPv4", "ip_rewrite_v4"},
 	RewriteV6:     {"ip_rewrite_v6", "Source_IPv6", "Target_IPv6", "ip_rewrite_v6"},
+	BlockIPv4:     {"block_ip_v4", "Address", "", "block_ip_v4"},
+	BlockIPv6:     {"block_ip_v6", "Address", "", "block_ip_v6"},
 }
 
 // Name is the table's SQL name.

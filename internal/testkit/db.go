@@ -30,6 +30,8 @@ func DNSBlock(keys ...string) []Row         { return keyRows(schema.DNSBlock, ke
 func Alias(source, target string) []Row     { return []Row{{schema.Alias, source, target}} }
 func RewriteV4(source, target string) []Row { return []Row{{schema.RewriteV4, source, target}} }
 func RewriteV6(source, target string) []Row { return []Row{{schema.RewriteV6, source, target}} }
+func BlockIPv4(keys ...string) []Row        { return keyRows(schema.BlockIPv4, keys) }
+func BlockIPv6(keys ...string) []Row        { return keyRows(schema.BlockIPv6, keys) }
 
 // Rows concatenates row sets, in order.
 func Rows(sets ...[]Row) []Row {
