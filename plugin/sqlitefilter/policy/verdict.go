@@ -19,9 +19,11 @@ const (
 	ActionBlockUpstream               // sent to the block upstream
 	ActionAlias                       // answered with a CNAME chain to Verdict.Target
 	ActionAliasFail                   // an alias chain loops, is too long or makes an invalid name: SERVFAIL
+	ActionBlockCNAME                  // a name the answer leads to (CNAME, DNAME, SVCB target) is blocked
+	ActionBlockIP                     // the answer holds an address of block_ip_v4 or block_ip_v6
 )
 
-var actionNames = [...]string{"pass", "allow", "block", "block_upstream", "alias", "alias_fail"}
+var actionNames = [...]string{"pass", "allow", "block", "block_upstream", "alias", "alias_fail", "block_cname", "block_ip"}
 
 func (a Action) String() string { return actionNames[a] }
 
@@ -69,6 +71,33 @@ type Verdict struct {
 	Target string
 	// Skipped lists unusable rows met on the way.
 	Skipped []Skipped
+	// Answer is what in the answer blocked it: for ActionBlockCNAME the
+	// name of the chain, for ActionBlockIP the address.
+	Answer string
+}
+
+// Own is what steps 1–3 (allow, block, block upstream) decided for the name
+// itself, of which v is the verdict: ActionPass when none applied, whether
+// or not the name was then aliased. A name met in an answer is decided by
+// these steps only; taking them from the whole verdict lets it share the
+// verdict cache with query names.
+func (v Verdict) Own() (Action, Rule) {
+	if len(v.Aliases) == 0 {
+		switch v.Action {
+		case ActionAllow, ActionBlock, ActionBlockUpstream:
+			return v.Action, v.Rule
+		}
+	}
+	return ActionPass, Rule{}
+}
+
+// ChecksAnswer reports whether the answer to a query decided as v is
+// checked: the query passed on, or aliased, to be answered by someone else.
+// An allowed name is exempt from every block, the answer's included; a
+// blocked name is answered by the plugin; the block upstream's answer is
+// the operator's stand-in for a blocked one.
+func (v Verdict) ChecksAnswer() bool {
+	return v.Action == ActionPass || v.Action == ActionAlias
 }
 
 // The reasons a row is skipped, the reason label of rows_skipped_total.

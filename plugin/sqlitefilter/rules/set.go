@@ -1,7 +1,7 @@
 // Package rules holds the rules sqlitefilter keeps in memory rather than
 // probing them in SQLite: the block_regex patterns (a regexp cannot be looked
-// up by key) and the address rewrites (looked up per answer record, and small
-// in practice). Both are capped by configuration, so memory stays bounded
+// up by key), the address rewrites and the blocked answer addresses (looked
+// up per answer record by longest prefix, and small in practice). Both are capped by configuration, so memory stays bounded
 // whatever the database holds.
 package rules
 
@@ -20,12 +20,14 @@ import (
 type Set struct {
 	Regex   *RegexSet
 	Rewrite *AddrRewrites
+	BlockIP *AddrSet // block_ip_v4 and block_ip_v6
 	// NoAliases: domain_alias had no row when the set was read, so queries
 	// against that same data need not probe it.
 	NoAliases bool
 	// rows read, to skip recompiling when a change touched other tables
 	regexRows   []row
 	rewriteRows [2][]row
+	blockIPRows [2][]row
 }
 
 type row struct{ key, target string }
@@ -34,11 +36,12 @@ type row struct{ key, target string }
 type Limits struct {
 	RegexMax   int // block_regex patterns
 	RewriteMax int // rows of each ip_rewrite table
+	BlockIPMax int // rows of each block_ip table
 }
 
 // DefaultLimits are the caps of a Corefile stanza with no options, and of the
 // admin command's explain.
-var DefaultLimits = Limits{RegexMax: 100000, RewriteMax: 100000}
+var DefaultLimits = Limits{RegexMax: 100000, RewriteMax: 100000, BlockIPMax: 100000}
 
 // Scanner reads the rows of a small table (a Store does).
 type Scanner interface {
@@ -61,6 +64,11 @@ func Load(src Scanner, lim Limits, prev *Set, report Reporter) (*Set, error) {
 	}
 	for i, t := range []schema.Table{schema.RewriteV4, schema.RewriteV6} {
 		if r.rewriteRows[i], err = readRows(src, t, lim.RewriteMax, "rewrite_max", report); err != nil {
+			return nil, err
+		}
+	}
+	for i, t := range []schema.Table{schema.BlockIPv4, schema.BlockIPv6} {
+		if r.blockIPRows[i], err = readRows(src, t, lim.BlockIPMax, "block_ip_max", report); err != nil {
 			return nil, err
 		}
 	}
@@ -105,7 +113,25 @@ func Load(src Scanner, lim Limits, prev *Set, report Reporter) (*Set, error) {
 		}
 		r.Rewrite = b.Build()
 	}
+	r.BlockIP = loadBlockIP(r.blockIPRows, prev, report)
 	return r, nil
+}
+
+// loadBlockIP builds the blocked answer addresses from rows, or keeps
+// prev's when the rows did not change.
+func loadBlockIP(rows [2][]row, prev *Set, report Reporter) *AddrSet {
+	if prev != nil && slices.Equal(prev.blockIPRows[0], rows[0]) && slices.Equal(prev.blockIPRows[1], rows[1]) {
+		return prev.BlockIP
+	}
+	b := NewAddrSetBuilder()
+	for i, t := range []schema.Table{schema.BlockIPv4, schema.BlockIPv6} {
+		for _, rw := range rows[i] {
+			if reason := b.Add(t, rw.key); reason != "" {
+				report(policy.Skipped{Rule: policy.Rule{Table: t, Key: rw.key}, Reason: reason}, "")
+			}
+		}
+	}
+	return b.Build()
 }
 
 func readRows(src Scanner, t schema.Table, limit int, option string, report Reporter) ([]row, error) {

@@ -189,3 +189,34 @@ func TestLoadAppliesAFewChangesWithoutRebuilding(t *testing.T) {
 		t.Error("the rebuilt set misses an added pattern")
 	}
 }
+
+func TestLoadReadsTheBlockedAddressesCappedAndSkippingBadRows(t *testing.T) {
+	rows := map[schema.Table][]row{
+		schema.BlockIPv4: {{"192.0.2.66", ""}, {"198.51.100.0/24", ""}, {"2001:db8::1", ""}, {"192.0.2.99", ""}},
+		schema.BlockIPv6: {{"2001:db8::66", ""}},
+	}
+	var got []skip
+	s, err := Load(memScanner{rows: rows}, Limits{BlockIPMax: 3}, nil, func(s policy.Skipped, _ string) { got = append(got, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []skip{
+		{Rule: policy.Rule{Table: schema.BlockIPv4}, Reason: policy.ReasonOverCap},
+		{Rule: policy.Rule{Table: schema.BlockIPv4, Key: "2001:db8::1"}, Reason: policy.ReasonWrongFamily},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("reported\n %+v\nwant\n %+v", got, want)
+	}
+	if s.BlockIP.Len() != 3 {
+		t.Fatalf("loaded %d blocked addresses, want 3 (2 of the first 3 block_ip_v4 rows, 1 of block_ip_v6)", s.BlockIP.Len())
+	}
+	again, _ := load(t, memScanner{rows: rows}, Limits{BlockIPMax: 3}, s)
+	if again.BlockIP != s.BlockIP {
+		t.Error("unchanged block_ip tables were built again")
+	}
+	rows[schema.BlockIPv6] = nil
+	changed, _ := load(t, memScanner{rows: rows}, Limits{BlockIPMax: 3}, again)
+	if changed.BlockIP == again.BlockIP || changed.BlockIP.Len() != 2 {
+		t.Errorf("a change of block_ip_v6 kept the old set (%d rows)", changed.BlockIP.Len())
+	}
+}
