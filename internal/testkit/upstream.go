@@ -17,14 +17,24 @@ const UpstreamSOA = "test. 300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400
 
 // Recipe is how a fake resolver answers, fixed so that a test can write the
 // expected answer down. Every name has the records of Data, except where
-// ByName gives it other data. Names starting with "nx" do not exist
+// ByName gives it other data, and except names that CNAME or DNAME lead
+// elsewhere: their answer is the chain, then the data of its last name. Names starting with "nx" do not exist
 // (NXDOMAIN); a type without data is NODATA; both carry UpstreamSOA. ANY is
 // answered with the name's A and TXT records. Every reply offers recursion;
 // all but NXDOMAIN repeat the query's EDNS0 buffer size and DO bit.
 type Recipe struct {
 	Data   map[uint16]string            // RDATA per query type, e.g. dns.TypeA: "192.0.2.1"
 	ByName map[string]map[uint16]string // lower-case FQDN: RDATA per type, in place of Data's
+	// CNAME maps a lower-case FQDN to the FQDN it is an alias of.
+	CNAME map[string]string
+	// DNAME maps a lower-case FQDN to the target of a DNAME record there:
+	// a name below it is answered with the DNAME and the CNAME it
+	// synthesises (RFC 6672), then the synthesised name's answer.
+	DNAME map[string]string
 }
+
+// maxChain bounds the chain of a Recipe that loops.
+const maxChain = 16
 
 // DefaultRecipe answers A with a, and AAAA, TXT, MX, HTTPS and SVCB with
 // documentation data. Each call returns maps of its own, free to change.
@@ -62,17 +72,58 @@ func (rc Recipe) Reply(r *dns.Msg) *dns.Msg {
 
 // records returns the answer records of q; name is q.Name in lower case.
 func (rc Recipe) records(q dns.Question, name string) []dns.RR {
+	out, owner := rc.chain(q, name)
+	if owner != q.Name {
+		name = owner
+	}
 	types := []uint16{q.Qtype}
 	if q.Qtype == dns.TypeANY {
 		types = []uint16{dns.TypeA, dns.TypeTXT}
 	}
-	var out []dns.RR
+	if q.Qtype == dns.TypeCNAME && len(out) > 0 {
+		return out
+	}
 	for _, typ := range types {
 		if data, ok := rc.data(name, typ); ok {
-			out = append(out, mustRR(q.Name+" 300 IN "+dns.TypeToString[typ]+" "+data))
+			out = append(out, mustRR(owner+" 300 IN "+dns.TypeToString[typ]+" "+data))
 		}
 	}
 	return out
+}
+
+// chain returns the CNAME and DNAME records that lead from q's name
+// elsewhere, and the owner of the records that follow them (q.Name when
+// none do).
+func (rc Recipe) chain(q dns.Question, name string) ([]dns.RR, string) {
+	var out []dns.RR
+	owner := q.Name
+	for range maxChain {
+		if target, ok := rc.CNAME[name]; ok {
+			out = append(out, mustRR(owner+" 300 IN CNAME "+target))
+			owner, name = target, strings.ToLower(target)
+			continue
+		}
+		d, target, ok := rc.dname(name)
+		if !ok {
+			break
+		}
+		synth := owner[:len(owner)-len(d)] + target
+		out = append(out, mustRR(d+" 300 IN DNAME "+target), mustRR(owner+" 300 IN CNAME "+synth))
+		owner, name = synth, strings.ToLower(synth)
+	}
+	return out, owner
+}
+
+// dname returns the DNAME owner above name, and its target.
+func (rc Recipe) dname(name string) (owner, target string, ok bool) {
+	for i := 0; i < len(name); i++ {
+		if name[i] == '.' && i+1 < len(name) {
+			if t, ok := rc.DNAME[name[i+1:]]; ok {
+				return name[i+1:], t, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 func (rc Recipe) data(name string, typ uint16) (string, bool) {

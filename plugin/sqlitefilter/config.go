@@ -30,6 +30,8 @@ type Config struct {
 	BlockUpstream []string // host:port; empty: fqdn_dns_block names are answered as blocked
 	RegexMax      int      // block_regex patterns held in memory
 	RewriteMax    int      // rows of each ip_rewrite table held in memory
+	BlockIPMax    int      // rows of each block_ip table held in memory
+	AnswerCheck   bool     // decide the names and addresses of answers (answer_check)
 	CacheSize     int      // verdicts cached; 0: no cache
 	BloomMaxBytes int64    // largest Bloom filter built; 0: no filter
 }
@@ -65,6 +67,8 @@ func DefaultConfig() Config {
 		OnError:       FailClosed,
 		RegexMax:      rules.DefaultLimits.RegexMax,
 		RewriteMax:    rules.DefaultLimits.RewriteMax,
+		BlockIPMax:    rules.DefaultLimits.BlockIPMax,
+		AnswerCheck:   true,
 		CacheSize:     100000,
 		BloomMaxBytes: 256 << 20,
 	}
@@ -75,5 +79,5 @@ func (c *Config) sharded() bool { return c.NumShards > 0 }
 
 // limits are the caps of the rules held in memory.
 func (c *Config) limits() rules.Limits {
-	return rules.Limits{RegexMax: c.RegexMax, RewriteMax: c.RewriteMax}
+	return rules.Limits{RegexMax: c.RegexMax, RewriteMax: c.RewriteMax, BlockIPMax: c.BlockIPMax}
 }

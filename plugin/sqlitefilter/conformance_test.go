@@ -29,6 +29,8 @@ type conformanceCase struct {
 	answer []string // RRs in presentation format, in order
 	ns     []string
 	ede    int // the Extended DNS Error info code, or noEDE
+	// edeText, when set, is the EDE's extra text.
+	edeText string
 }
 
 const noEDE = -1
@@ -197,7 +199,8 @@ func conformanceCases() []conformanceCase {
 			qname: c.qname, qtype: dns.TypeA, answer: []string{c.qname + " 300 IN A " + c.want}, ede: noEDE,
 		})
 	}
-	return append(cs, blockModeCases()...)
+	cs = append(cs, blockModeCases()...)
+	return append(cs, answerCases()...)
 }
 
 // blockModeCases are the blocked answers for every block response, qtype
@@ -321,16 +324,19 @@ func checkReply(got *dns.Msg, tc conformanceCase) error {
 	if err := checkSection("authority", got.Ns, tc.ns); err != nil {
 		return fmt.Errorf("%w\n%v", err, got)
 	}
-	ede := noEDE
+	ede, text := noEDE, ""
 	if opt := got.IsEdns0(); opt != nil {
 		for _, o := range opt.Option {
 			if e, ok := o.(*dns.EDNS0_EDE); ok {
-				ede = int(e.InfoCode)
+				ede, text = int(e.InfoCode), e.ExtraText
 			}
 		}
 	}
 	if ede != tc.ede {
 		return fmt.Errorf("EDE %d, want %d", ede, tc.ede)
+	}
+	if tc.edeText != "" && text != tc.edeText {
+		return fmt.Errorf("EDE text %q, want %q", text, tc.edeText)
 	}
 	return nil
 }

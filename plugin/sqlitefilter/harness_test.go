@@ -36,7 +36,8 @@ var (
 
 // recipe is how the fake resolvers answer: testkit.DefaultRecipe with A
 // address a, except the names of the CIDR rewrite cases, which have
-// addresses of their own.
+// addresses of their own, and the names of the answer checks
+// (answer_conformance_test.go), which lead elsewhere.
 func recipe(a string) testkit.Recipe {
 	rc := testkit.DefaultRecipe(a)
 	rc.ByName = map[string]map[uint16]string{
@@ -45,6 +46,9 @@ func recipe(a string) testkit.Recipe {
 		"c.rw.test.": {dns.TypeA: "10.200.0.1"},
 		"d.rw.test.": {dns.TypeA: "11.0.0.1"},
 	}
+	rc.CNAME = map[string]string{}
+	rc.DNAME = map[string]string{}
+	addAnswerRecipe(&rc)
 	return rc
 }
 

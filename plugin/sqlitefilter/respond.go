@@ -30,7 +30,12 @@ const (
 
 // blockedReply builds the answer to r for a blocked name as cfg says. The
 // owner of every record is the question name as the client sent it.
-func blockedReply(r *dns.Msg, cfg *Config) *dns.Msg {
+func blockedReply(r *dns.Msg, cfg *Config) *dns.Msg { return blockedReplyFor(r, cfg, "") }
+
+// blockedReplyFor is blockedReply for a query whose answer was blocked by
+// what: the name of its chain, or the address, that the EDE's extra text
+// names.
+func blockedReplyFor(r *dns.Msg, cfg *Config, what string) *dns.Msg {
 	m := new(dns.Msg)
 	q := r.Question[0]
 	switch cfg.BlockResponse {
@@ -61,15 +66,16 @@ func blockedReply(r *dns.Msg, cfg *Config) *dns.Msg {
 			Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: cfg.BlockTTL,
 		}}
 	}
-	addEDE(m, r, dns.ExtendedErrorCodeBlocked)
+	addEDE(m, r, dns.ExtendedErrorCodeBlocked, what)
 	return m
 }
 
-// addEDE echoes the query's EDNS0 and adds an Extended DNS Error (RFC 8914).
-// A query without EDNS0 gets none: it could not parse an OPT record.
-func addEDE(m, r *dns.Msg, code uint16) {
+// addEDE echoes the query's EDNS0 and adds an Extended DNS Error (RFC 8914)
+// with the extra text text. A query without EDNS0 gets none: it could not
+// parse an OPT record.
+func addEDE(m, r *dns.Msg, code uint16, text string) {
 	echoEDNS(m, r)
 	if opt := m.IsEdns0(); opt != nil {
-		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code})
+		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code, ExtraText: text})
 	}
 }

@@ -11,14 +11,14 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-// TestRewriteWriterCopiesTheMessage: the message handed to WriteMsg may be
+// TestAnswerWriterCopiesTheMessage: the message handed to WriteMsg may be
 // the cache's own copy; it must come out unchanged.
-func TestRewriteWriterCopiesTheMessage(t *testing.T) {
+func TestAnswerWriterCopiesTheMessage(t *testing.T) {
 	b := rules.NewAddrRewritesBuilder()
 	b.Add(schema.RewriteV4, "192.0.2.1", "198.51.100.1")
 	b.Add(schema.RewriteV6, "2001:db8::1", "2001:db8::99")
 	rec := dnstest.NewRecorder(&test.ResponseWriter{})
-	w := &rewriteWriter{ResponseWriter: rec, rw: b.Build()}
+	w := &answerWriter{ResponseWriter: rec, rw: b.Build()}
 	m := new(dns.Msg)
 	m.SetQuestion("example.org.", dns.TypeA)
 	m.Answer = []dns.RR{test.A("example.org. 300 IN A 192.0.2.1"), test.AAAA("example.org. 300 IN AAAA 2001:db8::1"),

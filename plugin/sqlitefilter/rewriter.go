@@ -11,19 +11,33 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
 )
 
-// rewriteWriter rewrites the A and AAAA records of the answer section on the
-// way to the client. It copies the message before changing it, because the
+// answerWriter is what the next plugin (or an upstream) writes its answer
+// to: it checks the answer (answercheck.go), when check is set, then
+// rewrites the addresses of its answer section on the way to the client.
+// An answer the check blocks is replaced by the blocked answer, which is
+// never rewritten. It copies the message before changing it, because the
 // message may be shared: the cache plugin hands out its stored copy, and a
 // zone plugin its records.
-type rewriteWriter struct {
+type answerWriter struct {
 	dns.ResponseWriter
-	rw *rules.AddrRewrites
-	n  func(int) // counts rewritten addresses
+	rw    *rules.AddrRewrites // nil: no rewrite
+	n     func(int)           // counts rewritten addresses
+	check *answerCheck        // nil: the answer is not checked
 }
 
 // WriteMsg implements dns.ResponseWriter.
-func (w *rewriteWriter) WriteMsg(m *dns.Msg) error {
-	if m == nil || !w.needed(m) {
+func (w *answerWriter) WriteMsg(m *dns.Msg) error {
+	if m != nil && w.check != nil {
+		if done, err := w.check.run(w, m); done {
+			return err
+		}
+	}
+	return w.rewrite(m)
+}
+
+// rewrite writes m with its addresses rewritten.
+func (w *answerWriter) rewrite(m *dns.Msg) error {
+	if m == nil || w.rw.Len() == 0 || !w.needed(m) {
 		return w.ResponseWriter.WriteMsg(m)
 	}
 	m = m.Copy()
@@ -38,6 +52,14 @@ func (w *rewriteWriter) WriteMsg(m *dns.Msg) error {
 			if to, ok := w.lookupAAAA(rr.AAAA); ok {
 				rr.AAAA, changed = net.IP(to.AsSlice()), append(changed, rr.Hdr)
 			}
+		case *dns.SVCB:
+			if w.rewriteHints(rr.Value) {
+				changed = append(changed, rr.Hdr)
+			}
+		case *dns.HTTPS:
+			if w.rewriteHints(rr.Value) {
+				changed = append(changed, rr.Hdr)
+			}
 		}
 	}
 	// The answer is no longer what the zone signed: it must not claim to
@@ -51,6 +73,30 @@ func (w *rewriteWriter) WriteMsg(m *dns.Msg) error {
 	return w.ResponseWriter.WriteMsg(m)
 }
 
+// rewriteHints rewrites the addresses of the ipv4hint and ipv6hint of an
+// SVCB or HTTPS record (a copy) as A and AAAA addresses are, and reports
+// whether one changed.
+func (w *answerWriter) rewriteHints(kvs []dns.SVCBKeyValue) bool {
+	changed := false
+	for _, kv := range kvs {
+		switch h := kv.(type) {
+		case *dns.SVCBIPv4Hint:
+			for i, ip := range h.Hint {
+				if to, ok := w.lookupA(ip); ok {
+					h.Hint[i], changed = net.IP(to.AsSlice()), true
+				}
+			}
+		case *dns.SVCBIPv6Hint:
+			for i, ip := range h.Hint {
+				if to, ok := w.lookupAAAA(ip); ok {
+					h.Hint[i], changed = net.IP(to.AsSlice()), true
+				}
+			}
+		}
+	}
+	return changed
+}
+
 // dropSignatures removes the RRSIG records that cover an RRset of changed
 // (same owner, covered type).
 func dropSignatures(answer []dns.RR, changed []dns.RR_Header) []dns.RR {
@@ -62,7 +108,7 @@ func dropSignatures(answer []dns.RR, changed []dns.RR_Header) []dns.RR {
 	})
 }
 
-func (w *rewriteWriter) needed(m *dns.Msg) bool {
+func (w *answerWriter) needed(m *dns.Msg) bool {
 	for _, rr := range m.Answer {
 		switch rr := rr.(type) {
 		case *dns.A:
@@ -73,26 +119,69 @@ func (w *rewriteWriter) needed(m *dns.Msg) bool {
 			if _, ok := w.lookupAAAA(rr.AAAA); ok {
 				return true
 			}
+		case *dns.SVCB:
+			if w.hintRewritten(rr.Value) {
+				return true
+			}
+		case *dns.HTTPS:
+			if w.hintRewritten(rr.Value) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// lookupA and lookupAAAA parse an address as the record holds it: an A
-// record's may be in 16-byte form (net.ParseIP), and an IPv4-mapped AAAA
-// stays an IPv6 address, as in ip_rewrite_v6.
-func (w *rewriteWriter) lookupA(ip net.IP) (netip.Addr, bool) {
+func (w *answerWriter) hintRewritten(kvs []dns.SVCBKeyValue) bool {
+	for _, kv := range kvs {
+		switch h := kv.(type) {
+		case *dns.SVCBIPv4Hint:
+			if slices.ContainsFunc(h.Hint, func(ip net.IP) bool { _, ok := w.lookupA(ip); return ok }) {
+				return true
+			}
+		case *dns.SVCBIPv6Hint:
+			if slices.ContainsFunc(h.Hint, func(ip net.IP) bool { _, ok := w.lookupAAAA(ip); return ok }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// lookupA and lookupAAAA find the rewrite of an address as the record holds
+// it (addrA, addrAAAA).
+func (w *answerWriter) lookupA(ip net.IP) (netip.Addr, bool) {
+	a, ok := addrA(ip)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return w.rw.Lookup(a)
+}
+
+func (w *answerWriter) lookupAAAA(ip net.IP) (netip.Addr, bool) {
+	a, ok := addrAAAA(ip)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return w.rw.Lookup(a)
+}
+
+// addrA and addrAAAA parse an address as a record holds it: an A record's
+// (or an ipv4hint's) may be in 16-byte form (net.ParseIP), and an
+// IPv4-mapped AAAA stays an IPv6 address, as in ip_rewrite_v6 and
+// block_ip_v6.
+func addrA(ip net.IP) (netip.Addr, bool) {
 	ip4 := ip.To4()
 	if ip4 == nil {
 		return netip.Addr{}, false
 	}
-	return w.rw.Lookup(netip.AddrFrom4([4]byte(ip4)))
+	return netip.AddrFrom4([4]byte(ip4)), true
 }
 
-func (w *rewriteWriter) lookupAAAA(ip net.IP) (netip.Addr, bool) {
+func addrAAAA(ip net.IP) (netip.Addr, bool) {
 	ip16 := ip.To16()
 	if ip16 == nil {
 		return netip.Addr{}, false
 	}
-	return w.rw.Lookup(netip.AddrFrom16([16]byte(ip16)))
+	return netip.AddrFrom16([16]byte(ip16)), true
 }

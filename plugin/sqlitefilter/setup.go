@@ -190,6 +190,18 @@ var valueOptions = map[string]func(cfg *Config, v string) error{
 		cfg.RewriteMax, err = intIn(v, 0, 10000000, "a number of rows")
 		return err
 	},
+	"block_ip_max": func(cfg *Config, v string) (err error) {
+		cfg.BlockIPMax, err = intIn(v, 0, 10000000, "a number of rows")
+		return err
+	},
+	"answer_check": func(cfg *Config, v string) error {
+		switch v {
+		case "on", "off":
+			cfg.AnswerCheck = v == "on"
+			return nil
+		}
+		return fmt.Errorf("%q is not on or off", v)
+	},
 	"cache_size": func(cfg *Config, v string) (err error) {
 		cfg.CacheSize, err = intIn(v, 0, 1<<30, "a number of entries")
 		return err

@@ -70,6 +70,13 @@ func TestParse(t *testing.T) {
 			c.RegexMax = 5000
 			c.RewriteMax = 0
 		})},
+		{`sqlitefilter /data/dns.db {
+			answer_check off
+			block_ip_max 50
+		}`, withDefaults(func(c *Config) { c.AnswerCheck, c.BlockIPMax = false, 50 })},
+		{`sqlitefilter /data/dns.db {
+			answer_check on
+		}`, withDefaults(func(c *Config) { c.AnswerCheck = true })},
 	}
 	for _, tc := range tests {
 		got, err := parse(caddy.NewTestController("dns", tc.input))
@@ -113,6 +120,8 @@ func TestParseErrorsNameTheProblem(t *testing.T) {
 		{"sqlitefilter a.db {\nregex_max -1\n}", "regex_max"},
 		{"sqlitefilter a.db {\nrewrite_max many\n}", "rewrite_max"},
 		{"sqlitefilter a.db {\nregex_max 1 2\n}", "expected one value"},
+		{"sqlitefilter a.db {\nanswer_check yes\n}", "answer_check"},
+		{"sqlitefilter a.db {\nblock_ip_max -1\n}", "block_ip_max"},
 	}
 	for _, tc := range tests {
 		_, err := parse(caddy.NewTestController("dns", tc.input))

@@ -90,7 +90,8 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	server, view := metrics.WithServer(ctx), metrics.WithView(ctx)
 	start := time.Now()
 	var ds decideStats
-	v, err := f.decide(policy.Canonical(state.QName()), rs, &ds)
+	name := policy.Canonical(state.QName())
+	v, err := f.decide(name, rs, &ds)
 	f.observe(server, view, time.Since(start), &ds)
 	record(ctx, v, err)
 	if err != nil {
@@ -108,7 +109,19 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	for _, s := range v.Skipped {
 		f.skips.report(s, "")
 	}
-	requestCount.WithLabelValues(server, view, v.Action.String()).Inc()
+	aw, check := f.answerWriter(ctx, w, r, rs, v, name)
+	rcode, err := f.serve(ctx, w, aw, r, v)
+	action := v.Action
+	if check != nil && check.result.Action != policy.ActionPass {
+		action = check.result.Action // the answer was checked, and maybe blocked
+	}
+	requestCount.WithLabelValues(server, view, action.String()).Inc()
+	return rcode, err
+}
+
+// serve answers r as its verdict v says: w is the client's writer, aw the
+// one answers from elsewhere are written to (checked and rewritten).
+func (f *SQLiteFilter) serve(ctx context.Context, w, aw dns.ResponseWriter, r *dns.Msg, v policy.Verdict) (int, error) {
 	switch v.Action {
 	case policy.ActionBlock:
 		return f.serveBlocked(w, r)
@@ -119,19 +132,19 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		case len(v.Aliases) > 0:
 			// The target goes to the block upstream when the chain
 			// asks the server for it.
-			return f.serveAlias(ctx, f.rewriter(ctx, w, rs), r, v)
+			return f.serveAlias(ctx, aw, r, v)
 		}
-		return f.blockUp.serve(ctx, f.rewriter(ctx, w, rs), r)
+		return f.blockUp.serve(ctx, aw, r)
 	case policy.ActionAlias:
-		return f.serveAlias(ctx, f.rewriter(ctx, w, rs), r, v)
+		return f.serveAlias(ctx, aw, r, v)
 	case policy.ActionAliasFail:
 		return dns.RcodeServerFailure, nil
 	case policy.ActionAllow:
 		if f.allowUp != nil {
-			return f.allowUp.serve(ctx, f.rewriter(ctx, w, rs), r)
+			return f.allowUp.serve(ctx, aw, r)
 		}
 	}
-	return plugin.NextOrFailure(f.Name(), f.Next, ctx, f.rewriter(ctx, w, rs), r)
+	return plugin.NextOrFailure(f.Name(), f.Next, ctx, aw, r)
 }
 
 // decidedClass reports whether queries of class c are decided. Class ANY
@@ -147,13 +160,27 @@ func (f *SQLiteFilter) serveBlocked(w dns.ResponseWriter, r *dns.Msg) (int, erro
 	return dns.RcodeSuccess, nil
 }
 
-// rewriter wraps w so the answer's addresses are rewritten, when there are
-// rewrites; not in the lookup of a target this instance aliased, whose
-// whole answer it rewrites itself (alias.go).
-func (f *SQLiteFilter) rewriter(ctx context.Context, w dns.ResponseWriter, rs *loaded) dns.ResponseWriter {
-	if rs == nil || rs.set.Rewrite.Len() == 0 || f.aliasedBy(ctx) {
-		return w
+// answerWriter wraps w, for the answer to r (canonical name qname, decided
+// as v) that comes from elsewhere, so that it is checked (answer_check, for
+// the verdicts whose answer is checked) and its addresses rewritten (when
+// there are rewrites). It returns w itself when there is nothing to do, and
+// the check, which holds its outcome once the answer is written, or nil. The
+// lookup of a target this instance aliased gets neither: the instance checks
+// and rewrites the whole aliased answer itself (alias.go).
+func (f *SQLiteFilter) answerWriter(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, rs *loaded, v policy.Verdict, qname string) (dns.ResponseWriter, *answerCheck) {
+	if rs == nil || f.aliasedBy(ctx) {
+		return w, nil
 	}
-	c := addrRewriteCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx))
-	return &rewriteWriter{ResponseWriter: w, rw: rs.set.Rewrite, n: func(n int) { c.Add(float64(n)) }}
+	aw := &answerWriter{ResponseWriter: w}
+	if rs.set.Rewrite.Len() > 0 {
+		c := addrRewriteCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx))
+		aw.rw, aw.n = rs.set.Rewrite, func(n int) { c.Add(float64(n)) }
+	}
+	if f.cfg.AnswerCheck && v.ChecksAnswer() {
+		aw.check = &answerCheck{f: f, ctx: ctx, r: r, qname: qname, rs: rs, v: v}
+	}
+	if aw.rw == nil && aw.check == nil {
+		return w, nil
+	}
+	return aw, aw.check
 }
