@@ -115,8 +115,8 @@ func canonicalAddr(s string, family int) (string, error) {
 	return a.String(), nil
 }
 
-// canonicalSource is canonicalAddr for the source of a rewrite row, which
-// may also be a prefix (10.0.0.0/8): stored masked, and a one-address prefix
+// canonicalSource is canonicalAddr for the source of a rewrite row or a
+// block_ip row, which may also be a prefix (10.0.0.0/8): stored masked, and a one-address prefix
 // as the address, as the plugin reads it.
 func canonicalSource(s string, family int) (string, error) {
 	s = strings.TrimSpace(s)
@@ -146,9 +146,9 @@ func canonicalKey(t schema.Table, key string) (string, error) {
 			return "", err
 		}
 		return key, nil
-	case schema.RewriteV4:
+	case schema.RewriteV4, schema.BlockIPv4:
 		return canonicalSource(key, 4)
-	case schema.RewriteV6:
+	case schema.RewriteV6, schema.BlockIPv6:
 		return canonicalSource(key, 6)
 	default:
 		return canonicalName(key)

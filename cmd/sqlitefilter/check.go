@@ -95,7 +95,7 @@ func checkRows(db *sql.DB, t schema.Table) (int, error) {
 			fmt.Printf("%s: "+format+"\n", append([]any{t}, args...)...)
 		}
 	}
-	skip := skipChecker{rewrites: rules.NewAddrRewritesBuilder()}
+	skip := skipChecker{rewrites: rules.NewAddrRewritesBuilder(), blockIP: rules.NewAddrSetBuilder()}
 	for rows.Next() {
 		var key, tgt sql.NullString
 		if err := rows.Scan(&key, &tgt); err != nil {
@@ -136,6 +136,7 @@ func checkRows(db *sql.DB, t schema.Table) (int, error) {
 // check and the server agree on what is unusable.
 type skipChecker struct {
 	rewrites *rules.AddrRewritesBuilder
+	blockIP  *rules.AddrSetBuilder
 }
 
 func (c skipChecker) reason(t schema.Table, key, target string) string {
@@ -150,6 +151,8 @@ func (c skipChecker) reason(t schema.Table, key, target string) string {
 		}
 	case schema.RewriteV4, schema.RewriteV6:
 		return c.rewrites.Add(t, key, target)
+	case schema.BlockIPv4, schema.BlockIPv6:
+		return c.blockIP.Add(t, key)
 	}
 	return ""
 }

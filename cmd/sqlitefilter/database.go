@@ -22,7 +22,17 @@ func openDatabase(path string) (*database, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open %s: %w (create it with `sqlitefilter init %s`)", path, err, path)
 	}
-	return openDB(path, "mode=rw&_busy_timeout=10000&_txlock=immediate")
+	db, err := openDB(path, "mode=rw&_busy_timeout=10000&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	// A file of an older schema version gets the tables of this one, so
+	// that rows can go into them; the plugin reads either.
+	if err := schema.Upgrade(db.DB); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // openReadOnly opens an existing database for reading only.

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -10,6 +11,7 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // runExplain prints the verdict for a name and the rule that decided it,
@@ -17,7 +19,10 @@ import (
 // disagree with the server on the same database.
 func runExplain(args []string) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	pos, err := parseN(fs, args, 2, 3, "DB NAME [TYPE]")
+	var cnames, addrs listFlag
+	fs.Var(&cnames, "cname", "a name the answer leads to (CNAME, DNAME or SVCB target); repeat it, or separate names with commas, for a chain")
+	fs.Var(&addrs, "addr", "an address of the answer (A, AAAA or a hint); repeat it or separate with commas")
+	pos, err := parseN(fs, args, 2, 3, "DB NAME [TYPE] [--cname TARGET…] [--addr ADDRESS…]")
 	if err != nil {
 		return err
 	}
@@ -34,11 +39,28 @@ func runExplain(args []string) error {
 		return err
 	}
 	defer sh.Close()
-	v, err := explain(sh, name)
+	answer := explainAnswer{names: make([]string, len(cnames))}
+	for i, c := range cnames {
+		answer.names[i] = queryName(c)
+	}
+	for _, a := range addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return usagef("--addr %q: %v", a, err)
+		}
+		answer.addrs = append(answer.addrs, ip)
+	}
+	v, err := explain(sh, name, answer)
 	if err != nil {
 		return fmt.Errorf("decide %s: %w", name, err)
 	}
 	fmt.Printf("name:    %s %s\n", name, qtype)
+	if len(answer.names) > 0 {
+		fmt.Printf("chain:   %s\n", strings.Join(append([]string{name}, answer.names...), " → "))
+	}
+	if len(answer.addrs) > 0 {
+		fmt.Printf("answer:  %v\n", answer.addrs)
+	}
 	fmt.Printf("layout:  %s\n", sh[0].Layout())
 	fmt.Printf("verdict: %s\n", v.Action)
 	if v.Action == policy.ActionPass {
@@ -47,6 +69,9 @@ func runExplain(args []string) error {
 	fmt.Printf("rule:    %s\n", v.Rule)
 	if v.Target != "" {
 		fmt.Printf("target:  %s\n", v.Target)
+	}
+	if v.Answer != "" {
+		fmt.Printf("blocked: %s\n", v.Answer)
 	}
 	// Everything the verdict holds, so fields the decision gains show up here
 	// without a change to this command.
@@ -68,20 +93,62 @@ func queryName(s string) string {
 // lock rather than failing.
 var explainOptions = store.Options{Pool: 1, BusyTimeoutMS: 5000}
 
+// explainAnswer is what an answer holds that the server checks: the names
+// of its chain, in order, and its addresses.
+type explainAnswer struct {
+	names []string
+	addrs []netip.Addr
+}
+
 // explain decides name over the shards (one file is a set of one) as the
 // server does once it has loaded its in-memory rules: the regex set read
 // from shard 0 with the server's default caps, every probe routed to the
-// shard of its key.
-func explain(sh store.Shards, name string) (policy.Verdict, error) {
+// shard of its key. Given an answer, it then checks it as the server does
+// with answer_check on: the chain's names, then the addresses.
+func explain(sh store.Shards, name string, answer explainAnswer) (policy.Verdict, error) {
 	set, err := rules.Load(sh[0], rules.DefaultLimits, nil, func(policy.Skipped, string) {})
 	if err != nil {
 		return policy.Verdict{}, err
 	}
 	var v policy.Verdict
 	err = store.View(sh, func(l policy.Lookup) error {
+		src := rules.Source{Lookup: l, Regex: set.Regex}
+		qname := policy.Canonical(name)
 		var err error
-		v, err = policy.Decide(rules.Source{Lookup: l, Regex: set.Regex}, policy.Canonical(name))
-		return err
+		if v, err = policy.Decide(src, qname); err != nil {
+			return err
+		}
+		decide := func(n string) (policy.Verdict, error) { return policy.Decide(src, n) }
+		q := v
+		if v, err = policy.CheckChain(decide, q, qname, answer.names); err != nil || v.Action != q.Action {
+			return err
+		}
+		for _, a := range answer.addrs {
+			t := schema.BlockIPv6
+			if a.Is4() {
+				t = schema.BlockIPv4
+			}
+			if row, ok := set.BlockIP.Lookup(a); ok {
+				v = policy.BlockIP(q, t, row, a.String())
+				break
+			}
+		}
+		return nil
 	})
 	return v, err
+}
+
+// listFlag is a flag that may be repeated, each value a comma-separated
+// list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
 }

@@ -70,9 +70,10 @@ func (o *outcome) invalid(format string, args ...any) {
 	o.problems = append(o.problems, problem{false, fmt.Sprintf(format, args...)})
 }
 
-// addName canonicalises a name and adds it to t, or records why not.
+// addName canonicalises a key of t (a name, or for block_ip an address or
+// prefix) and adds it to t, or records why not.
 func (o *outcome) addName(t schema.Table, name string) {
-	c, err := canonicalName(name)
+	c, err := canonicalKey(t, name)
 	if err != nil {
 		o.invalid("%q: %v", clip(name), err)
 		return
@@ -290,6 +291,8 @@ func formatTables(f format) []schema.Table {
 		return []schema.Table{schema.Alias, schema.RewriteV4, schema.RewriteV6}
 	case formatAdblock, formatDnsmasq:
 		return []schema.Table{schema.BlockWildcard, schema.BlockExact, schema.DNSBlock}
+	case formatPlain:
+		return []schema.Table{schema.BlockWildcard, schema.BlockExact, schema.Allow, schema.DNSBlock, schema.BlockIPv4, schema.BlockIPv6}
 	default:
 		return []schema.Table{schema.BlockWildcard, schema.BlockExact, schema.Allow, schema.DNSBlock}
 	}

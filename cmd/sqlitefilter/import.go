@@ -94,6 +94,8 @@ func (j *importJob) resolve(in *input) (parser, error) {
 		switch {
 		case j.tableOK && j.table == schema.BlockRegex:
 			f = formatRegex
+		case j.tableOK && (j.table == schema.BlockIPv4 || j.table == schema.BlockIPv6):
+			f = formatPlain // one address or prefix per line, which sniff may take for hosts
 		case j.tableOK && j.table.TargetColumn() != "":
 			f = formatCSV
 		default:

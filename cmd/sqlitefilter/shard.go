@@ -75,7 +75,7 @@ func runExplainShards(args []string) error {
 		return err
 	}
 	defer sh.Close()
-	v, err := explain(sh, name)
+	v, err := explain(sh, name, explainAnswer{})
 	if err != nil {
 		return fmt.Errorf("decide %s: %w", name, err)
 	}
