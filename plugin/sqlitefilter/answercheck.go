@@ -158,10 +158,11 @@ func (c *answerCheck) run(w *answerWriter, m *dns.Msg) (done bool, err error) {
 }
 
 // decide is the verdict for a name of the answer, as for a query name: from
-// the verdict cache, the key filters, then SQLite.
+// the verdict cache, the key filters, then SQLite; it is cached whoever
+// decided it (decideKeeping).
 func (c *answerCheck) decide(name string) (policy.Verdict, error) {
 	var ds decideStats
-	v, err := c.f.decide(name, c.rs, &ds)
+	v, err := c.f.decideKeeping(name, c.rs, &ds, true)
 	for _, s := range v.Skipped {
 		c.f.skips.report(s, "")
 	}

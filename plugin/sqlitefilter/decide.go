@@ -22,6 +22,15 @@ import (
 // by the watcher: the decision runs again on its successor, so a swap fails
 // no query.
 func (f *SQLiteFilter) decide(name string, rs *loaded, ds *decideStats) (policy.Verdict, error) {
+	return f.decideKeeping(name, rs, ds, false)
+}
+
+// decideKeeping is decide that, when keepFiltered is set, caches the
+// verdict even when the key filters took it alone. The names of answers
+// want that: an answer repeats as long as the cache plugin serves it, so
+// its names are decided again and again, and an entry (a map probe) costs
+// less than the filter's walk over every suffix and table.
+func (f *SQLiteFilter) decideKeeping(name string, rs *loaded, ds *decideStats, keepFiltered bool) (policy.Verdict, error) {
 	for {
 		s0, latest := f.current()
 		if rs == nil || rs.store != s0 {
@@ -63,7 +72,7 @@ func (f *SQLiteFilter) decide(name string, rs *loaded, ds *decideStats) (policy.
 		// A decision the key filters took alone costs less than a cache
 		// entry would (and names never asked twice would only churn the
 		// cache): only what SQLite answered is kept.
-		if err == nil && r.Probes() > 0 {
+		if err == nil && (r.Probes() > 0 || keepFiltered) {
 			f.cache.put(s0, gen, rs, name, v)
 		}
 		return v, err
