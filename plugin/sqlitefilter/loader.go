@@ -64,9 +64,10 @@ func (f *SQLiteFilter) loadRules(s *store.Store, prev *loaded) (*loaded, error) 
 	}
 	rulesLoaded.WithLabelValues(s.Path(), schema.BlockRegex.Name()).Set(float64(r.set.Regex.Len()))
 	rulesLoaded.WithLabelValues(s.Path(), "ip_rewrite").Set(float64(r.set.Rewrite.Len()))
-	if ps == nil || ps.Regex != r.set.Regex || ps.Rewrite != r.set.Rewrite {
-		log.Infof("%s: loaded %d regex patterns (%d without a literal to prefilter) and %d address rewrites in %s",
-			s.Path(), r.set.Regex.Len(), r.set.Regex.Unfiltered(), r.set.Rewrite.Len(), time.Since(start).Round(time.Microsecond))
+	rulesLoaded.WithLabelValues(s.Path(), "block_ip").Set(float64(r.set.BlockIP.Len()))
+	if ps == nil || ps.Regex != r.set.Regex || ps.Rewrite != r.set.Rewrite || ps.BlockIP != r.set.BlockIP {
+		log.Infof("%s: loaded %d regex patterns (%d without a literal to prefilter), %d address rewrites and %d blocked answer addresses in %s",
+			s.Path(), r.set.Regex.Len(), r.set.Regex.Unfiltered(), r.set.Rewrite.Len(), r.set.BlockIP.Len(), time.Since(start).Round(time.Microsecond))
 	}
 	return r, nil
 }

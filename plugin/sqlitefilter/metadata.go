@@ -20,8 +20,9 @@ type decision struct {
 }
 
 // Metadata implements metadata.Provider: {/sqlitefilter/action} is the action
-// taken (allow, block, block_upstream, alias, pass, or error when the
-// database could not be read) and {/sqlitefilter/rule} the table and row that
+// taken (allow, block, block_upstream, alias, pass, block_cname and block_ip
+// when the answer was blocked, or error when the database could not be
+// read) and {/sqlitefilter/rule} the table and row that
 // decided it, e.g. "block_wildcard doubleclick.net". Both are "-" for a
 // request sqlitefilter did not decide.
 func (f *SQLiteFilter) Metadata(ctx context.Context, state request.Request) context.Context {

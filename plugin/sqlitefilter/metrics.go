@@ -104,14 +104,14 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
 		Name:      "rules_loaded",
-		Help:      "Rules held in memory: block_regex patterns and ip_rewrite rows, by database.",
+		Help:      "Rules held in memory: block_regex patterns, ip_rewrite rows and block_ip rows, by database.",
 	}, []string{"database", "table"})
 
 	addrRewriteCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
 		Name:      "addresses_rewritten_total",
-		Help:      "Counter of A and AAAA records whose address was rewritten.",
+		Help:      "Counter of A, AAAA, SVCB and HTTPS records whose addresses were rewritten.",
 	}, []string{"server", "view"})
 
 	cacheHits = promauto.NewCounterVec(prometheus.CounterOpts{
