@@ -30,6 +30,7 @@ NICE=${NICE:--19}                          # shields the measured processes on a
 SUT_CPU=${SUT_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 FILTER_OPTS=${FILTER_OPTS:-}               # extra sqlitefilter options, e.g. "pool 4; cache_size 0"
+UPSTREAM_CNAME=${UPSTREAM_CNAME:-0}        # % of names the upstream answers with a 2-step CNAME chain
 DNSPERF_ARGS=${DNSPERF_ARGS:--c 4 -q 100 -t 2}
 BLOOM_TIMEOUT=${BLOOM_TIMEOUT:-900}        # s to wait for the Bloom filter before measuring
 PORT=5300
@@ -183,11 +184,11 @@ measure() { # case size round
 	echo "date: $(date -Is)  kernel: $(uname -r)  cpus: $(nproc)  mem: $(free -g | awk '/Mem:/{print $2}') GiB"
 	echo "cpu: $(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2}')"
 	echo "go: $(go version | awk '{print $3}')  dnsperf: $(dnsperf -h 2>&1 | awk '/Version/{print $2}')  commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
-	echo "settings: SIZES='$SIZES' HOSTS_SIZE=$HOSTS_SIZE ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP LAT_SECONDS=$LAT_SECONDS NICE=$NICE FILTER_OPTS='$FILTER_OPTS' DNSPERF_ARGS='$DNSPERF_ARGS'"
+	echo "settings: SIZES='$SIZES' HOSTS_SIZE=$HOSTS_SIZE ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP LAT_SECONDS=$LAT_SECONDS NICE=$NICE FILTER_OPTS='$FILTER_OPTS' UPSTREAM_CNAME=$UPSTREAM_CNAME DNSPERF_ARGS='$DNSPERF_ARGS'"
 	for n in "${!GEN_S[@]}"; do echo "generated $n rows + queries in ${GEN_S[$n]} s ($(du -m "$DATA/rules-$n.db" | cut -f1) MB)"; done
 } | tee "$OUT/env.txt" >&2
 
-"${PRE_LOAD[@]}" "$BIN/benchtool" upstream -addr "$ADDR:$UPORT" > "$OUT/upstream.log" 2>&1 &
+"${PRE_LOAD[@]}" "$BIN/benchtool" upstream -addr "$ADDR:$UPORT" -cname "$UPSTREAM_CNAME" > "$OUT/upstream.log" 2>&1 &
 UP=$!; PIDS+=("$UP")
 sleep 0.5
 kill -0 "$UP" || die "upstream did not start, see $OUT/upstream.log"

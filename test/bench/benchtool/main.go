@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -334,10 +335,13 @@ func probe(args []string) error {
 }
 
 // upstream answers every A query with 192.0.2.1 and every other type with an
-// empty NOERROR, on UDP, until killed.
+// empty NOERROR, on UDP, until killed. With -cname P, P % of the names
+// (chosen by a hash of the name, so a name always gets the same answer) are
+// answered with a 2-step CNAME chain ending at the address, as CDNs answer.
 func upstream(args []string) error {
 	fs := flag.NewFlagSet("upstream", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:5301", "loopback address to serve on")
+	cname := fs.Int("cname", 0, "percentage of names answered with a 2-step CNAME chain")
 	fs.Parse(args)
 	if h, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(h).IsLoopback() {
 		return fmt.Errorf("upstream: %s is not a loopback address", *addr)
@@ -348,7 +352,17 @@ func upstream(args []string) error {
 		m.SetReply(r)
 		m.RecursionAvailable = true
 		if len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeA {
-			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: a}}
+			owner := r.Question[0].Name
+			h := fnv.New32a()
+			h.Write([]byte(strings.ToLower(owner)))
+			if sum := h.Sum32(); int(sum%100) < *cname {
+				for i := 1; i <= 2; i++ {
+					target := fmt.Sprintf("e%d.%08x.cdn%d.example.", i, sum, i)
+					m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: target})
+					owner = target
+				}
+			}
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: a})
 		}
 		w.WriteMsg(m)
 	})
