@@ -14,7 +14,8 @@ import (
 func TestNewDBHoldsTheRowsInEitherLayoutAndJournalMode(t *testing.T) {
 	rows := testkit.Rows(testkit.Allow("a.test"), testkit.BlockExact("b.test", "c.test"), testkit.BlockWildcard("d.test"),
 		testkit.BlockRegex(`^e\.`), testkit.DNSBlock("f.test"), testkit.Alias("g.test", "h.test"),
-		testkit.RewriteV4("192.0.2.1", "198.51.100.1"), testkit.RewriteV6("2001:db8::1", "2001:db8::2"))
+		testkit.RewriteV4("192.0.2.1", "198.51.100.1"), testkit.RewriteV6("2001:db8::1", "2001:db8::2"),
+		testkit.BlockIPv4("192.0.2.0/24"), testkit.BlockIPv6("2001:db8::66"))
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
 		for _, mode := range []string{"wal", "delete"} {
 			path := testkit.NewDB(t, l, mode, rows...)
