@@ -111,7 +111,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
 		Name:      "addresses_rewritten_total",
-		Help:      "Counter of A, AAAA, SVCB and HTTPS records whose addresses were rewritten.",
+		Help:      "Counter of addresses rewritten in answers: A and AAAA records, SVCB and HTTPS hints.",
 	}, []string{"server", "view"})
 
 	cacheHits = promauto.NewCounterVec(prometheus.CounterOpts{

@@ -42,23 +42,24 @@ func (w *answerWriter) rewrite(m *dns.Msg) error {
 	}
 	m = m.Copy()
 	var changed []dns.RR_Header // owner and type of every rewritten record
+	addrs := 0                  // addresses rewritten, hints included
 	for _, rr := range m.Answer {
 		switch rr := rr.(type) {
 		case *dns.A:
 			if to, ok := w.lookupA(rr.A); ok {
-				rr.A, changed = net.IP(to.AsSlice()), append(changed, rr.Hdr)
+				rr.A, changed, addrs = net.IP(to.AsSlice()), append(changed, rr.Hdr), addrs+1
 			}
 		case *dns.AAAA:
 			if to, ok := w.lookupAAAA(rr.AAAA); ok {
-				rr.AAAA, changed = net.IP(to.AsSlice()), append(changed, rr.Hdr)
+				rr.AAAA, changed, addrs = net.IP(to.AsSlice()), append(changed, rr.Hdr), addrs+1
 			}
 		case *dns.SVCB:
-			if w.rewriteHints(rr.Value) {
-				changed = append(changed, rr.Hdr)
+			if n := w.rewriteHints(rr.Value); n > 0 {
+				changed, addrs = append(changed, rr.Hdr), addrs+n
 			}
 		case *dns.HTTPS:
-			if w.rewriteHints(rr.Value) {
-				changed = append(changed, rr.Hdr)
+			if n := w.rewriteHints(rr.Value); n > 0 {
+				changed, addrs = append(changed, rr.Hdr), addrs+n
 			}
 		}
 	}
@@ -68,33 +69,33 @@ func (w *answerWriter) rewrite(m *dns.Msg) error {
 	m.AuthenticatedData = false
 	m.Answer = dropSignatures(m.Answer, changed)
 	if w.n != nil {
-		w.n(len(changed))
+		w.n(addrs)
 	}
 	return w.ResponseWriter.WriteMsg(m)
 }
 
 // rewriteHints rewrites the addresses of the ipv4hint and ipv6hint of an
-// SVCB or HTTPS record (a copy) as A and AAAA addresses are, and reports
-// whether one changed.
-func (w *answerWriter) rewriteHints(kvs []dns.SVCBKeyValue) bool {
-	changed := false
+// SVCB or HTTPS record (a copy) as A and AAAA addresses are, and returns
+// how many it changed.
+func (w *answerWriter) rewriteHints(kvs []dns.SVCBKeyValue) int {
+	n := 0
 	for _, kv := range kvs {
 		switch h := kv.(type) {
 		case *dns.SVCBIPv4Hint:
 			for i, ip := range h.Hint {
 				if to, ok := w.lookupA(ip); ok {
-					h.Hint[i], changed = net.IP(to.AsSlice()), true
+					h.Hint[i], n = net.IP(to.AsSlice()), n+1
 				}
 			}
 		case *dns.SVCBIPv6Hint:
 			for i, ip := range h.Hint {
 				if to, ok := w.lookupAAAA(ip); ok {
-					h.Hint[i], changed = net.IP(to.AsSlice()), true
+					h.Hint[i], n = net.IP(to.AsSlice()), n+1
 				}
 			}
 		}
 	}
-	return changed
+	return n
 }
 
 // dropSignatures removes the RRSIG records that cover an RRset of changed
