@@ -16,10 +16,28 @@ const (
 	Normalized
 )
 
-// Version is the schema version that Create and CreateLayout record in
-// sqlitefilter_meta. A database without that table (made by hand or by the
-// system sqlitefilter replaces) has version 0.
-const Version = 2
+// The schema versions recorded in sqlitefilter_meta. A database without
+// that table (made by hand or by the system sqlitefilter replaces) has
+// version 0. Each version has the tables of the one before:
+//
+//   - 1: the rule tables;
+//   - 2 (AnswersVersion): block_ip_v4 and block_ip_v6, the blocked answer
+//     addresses (UpgradeAnswers, which the admin command runs before it
+//     writes);
+//   - 3 (ListsVersion): the lists column on every rule table and the lists
+//     and groups tables (Upgrade, which runs UpgradeAnswers first: the admin
+//     command's upgrade, list add and import --list).
+//
+// Create and CreateLayout make a file at CreateVersion: lists are the
+// operator's choice (Upgrade says why).
+const (
+	AnswersVersion = 2
+	ListsVersion   = 3
+	// Version is the newest version, the one Upgrade brings any older file
+	// to.
+	Version       = ListsVersion
+	CreateVersion = AnswersVersion
+)
 
 var layoutNames = [...]string{PerType: "per-type", Normalized: "normalized"}
 

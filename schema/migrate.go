@@ -80,8 +80,28 @@ func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTa
 		return err
 	}
 	defer srcDB.Close()
-	if _, err := Detect(srcDB); err != nil {
+	from, err := Detect(srcDB)
+	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
+	}
+	lists, err := HasListsColumn(srcDB)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	listTables, err := HasListTables(srcDB)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	// The copy keeps the memberships and the lists and groups: it gets the
+	// lists column when src has it.
+	if lists {
+		if _, err := Upgrade(db); err != nil {
+			return err
+		}
+	} else if listTables {
+		if _, err := AddListTables(db); err != nil {
+			return err
+		}
 	}
 	present, err := Present(srcDB)
 	if err != nil {
@@ -101,10 +121,15 @@ func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTa
 		if !present[t] || except[t] {
 			continue
 		}
-		for _, q := range copyStatements(t, to) {
+		for _, q := range copyStatements(t, from, to, lists) {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("copy %s: %w", t, err)
 			}
+		}
+	}
+	if listTables {
+		if err := copyListTables(tx); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -116,22 +141,28 @@ func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTa
 	return db.Close()
 }
 
-// copyStatements returns the SQL that copies table t from the attached src
-// into main with layout to. The SQL is made from the table constants only.
-func copyStatements(t Table, to Layout) []string {
+// copyStatements returns the SQL that copies table t from the attached src,
+// of layout from, into main with layout to, with the lists masks when lists
+// is set. The SQL is made from the table constants only.
+func copyStatements(t Table, from, to Layout, lists bool) []string {
+	sel := rowsSelect("src", t, from, lists)
+	m, mcol := "", ""
+	if lists {
+		m, mcol = ", s.m", ", "+ListsColumn
+	}
 	if to == PerType {
 		cols := t.columns()
-		return []string{fmt.Sprintf("INSERT INTO main.%s (%s) SELECT %s FROM src.%s", t.Name(), cols, cols, t.Name())}
-	}
-	target := "NULL"
-	if t.TargetColumn() != "" {
-		target = "s." + t.TargetColumn()
+		vals := "s.k"
+		if t.TargetColumn() != "" {
+			vals += ", s.v"
+		}
+		return []string{fmt.Sprintf("INSERT INTO main.%s (%s%s) SELECT %s%s FROM (%s) s", t.Name(), cols, mcol, vals, m, sel)}
 	}
 	return []string{
 		// WHERE true: an upsert after SELECT needs it to parse.
-		fmt.Sprintf("INSERT INTO main.domains (domain) SELECT %s FROM src.%s WHERE true ON CONFLICT (domain) DO NOTHING", t.KeyColumn(), t.Name()),
-		fmt.Sprintf("INSERT INTO main.records (domain_id, record_type, target_value) SELECT d.domain_id, '%s', %s FROM src.%s s JOIN main.domains d ON d.domain = s.%s",
-			t.RecordType(), target, t.Name(), t.KeyColumn()),
+		fmt.Sprintf("INSERT INTO main.domains (domain) SELECT s.k FROM (%s) s WHERE true ON CONFLICT (domain) DO NOTHING", sel),
+		fmt.Sprintf("INSERT INTO main.records (domain_id, record_type, target_value%s) SELECT d.domain_id, '%s', s.v%s FROM (%s) s JOIN main.domains d ON d.domain = s.k",
+			mcol, t.RecordType(), m, sel),
 	}
 }
 

@@ -46,8 +46,8 @@ func TestDetectReportsTheLayoutCreated(t *testing.T) {
 			t.Errorf("Detect(%s) = %s, %v", l, got, err)
 		}
 		v, err := schema.SchemaVersion(db)
-		if err != nil || v != schema.Version {
-			t.Errorf("SchemaVersion(%s) = %d, %v; want %d", l, v, err, schema.Version)
+		if err != nil || v != schema.CreateVersion {
+			t.Errorf("SchemaVersion(%s) = %d, %v; want %d", l, v, err, schema.CreateVersion)
 		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"strings"
 )
 
-// Upgrade brings a database made by an older version up to Version, in one
-// transaction, and leaves a current one as it is. Version 2 adds the blocked
+// UpgradeAnswers brings a database made by an older version up to
+// AnswersVersion at least, in one transaction, and leaves one at that version
+// or later as it is; Upgrade (lists.go) runs it first, then adds the lists.
+// Version 2 adds the blocked
 // answer addresses (block_ip_v4, block_ip_v6): tables in the per-type
 // layout; in the normalized layout two record types, which the CHECK
 // constraint of records must admit, and their legacy views.
@@ -16,44 +18,74 @@ import (
 // an empty feature); the admin command upgrades before it writes, so that
 // rows can go into the new tables. A database with no sqlitefilter_meta
 // (made by hand) gets the tables but keeps reporting version 0.
-func Upgrade(db *sql.DB) error {
+//
+// It does not add the lists column to a file without it (that is Upgrade's,
+// which the operator asks for: it changes what a positional INSERT must
+// name); a per-type file that has it already gets it on the new tables too,
+// so that every rule table has it or none does, and then reports
+// ListsVersion.
+func UpgradeAnswers(db *sql.DB) error {
+	_, err := upgradeAnswers(db)
+	return err
+}
+
+// upgradeAnswers is UpgradeAnswers, reporting whether it changed anything.
+func upgradeAnswers(db *sql.DB) (bool, error) {
 	l, err := Detect(db)
 	if err != nil {
-		return err
+		return false, err
 	}
 	present, err := Present(db)
 	if err != nil {
-		return fmt.Errorf("upgrade: %w", err)
+		return false, fmt.Errorf("upgrade: %w", err)
 	}
 	if present[BlockIPv4] && present[BlockIPv6] {
-		return nil
+		return false, nil
 	}
 	tx, err := db.Begin()
 	if err != nil {
-		return fmt.Errorf("upgrade: %w", err)
+		return false, fmt.Errorf("upgrade: %w", err)
 	}
 	defer tx.Rollback()
 	ddl := answersPerTypeDDL
 	if l == Normalized {
 		ddl = answersNormalizedDDL
 		if err := admitRecordTypes(tx, BlockIPv4, BlockIPv6); err != nil {
-			return fmt.Errorf("upgrade: %w", err)
+			return false, fmt.Errorf("upgrade: %w", err)
 		}
 	}
 	var meta int
 	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlitefilter_meta'`).Scan(&meta); err != nil {
-		return fmt.Errorf("upgrade: %w", err)
+		return false, fmt.Errorf("upgrade: %w", err)
 	}
 	if meta == 0 {
 		ddl = ddl[:strings.LastIndex(ddl, "INSERT OR REPLACE INTO sqlitefilter_meta")]
 	}
 	if _, err := tx.Exec(ddl); err != nil {
-		return fmt.Errorf("upgrade to schema version %d: %w", Version, err)
+		return false, fmt.Errorf("upgrade to schema version %d: %w", AnswersVersion, err)
+	}
+	if l == PerType {
+		// A file given lists before it had these tables: they get the
+		// column too, and the file is then at the newest version.
+		if _, has, err := listsColumn(tx, BlockExact.Name()); err != nil {
+			return false, fmt.Errorf("upgrade: %w", err)
+		} else if has {
+			for _, t := range []Table{BlockIPv4, BlockIPv6} {
+				if _, err := tx.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 1", t.Name(), ListsColumn)); err != nil {
+					return false, fmt.Errorf("upgrade %s: %w", t.Name(), err)
+				}
+			}
+			if meta != 0 {
+				if _, err := tx.Exec(setVersionSQL, ListsVersion); err != nil {
+					return false, fmt.Errorf("upgrade: %w", err)
+				}
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("upgrade: %w", err)
+		return false, fmt.Errorf("upgrade: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // admitRecordTypes widens the CHECK constraint of records to the record
@@ -101,3 +133,7 @@ func admitRecordTypes(tx *sql.Tx, ts ...Table) error {
 	}
 	return nil
 }
+
+// setVersionSQL records the schema version (the one argument) in
+// sqlitefilter_meta.
+const setVersionSQL = `INSERT OR REPLACE INTO sqlitefilter_meta (key, value) VALUES ('schema_version', CAST(? AS TEXT))`

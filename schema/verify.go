@@ -23,6 +23,22 @@ func VerifyContext(ctx context.Context, a, b string) error {
 		return err
 	}
 	defer dbB.Close()
+	layoutA, err := Detect(dbA)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", a, err)
+	}
+	layoutB, err := Detect(dbB)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", b, err)
+	}
+	listsA, err := HasListsColumn(dbA)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", a, err)
+	}
+	listsB, err := HasListsColumn(dbB)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", b, err)
+	}
 	presentA, err := Present(dbA)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", a, err)
@@ -35,27 +51,25 @@ func VerifyContext(ctx context.Context, a, b string) error {
 		if !presentA[t] && !presentB[t] {
 			continue
 		}
-		if err := verifyTable(ctx, dbA, dbB, t, presentA[t], presentB[t]); err != nil {
+		qa := rowsSelect("main", t, layoutA, listsA) + " ORDER BY k COLLATE BINARY"
+		qb := rowsSelect("main", t, layoutB, listsB) + " ORDER BY k COLLATE BINARY"
+		if err := verifyTable(ctx, dbA, dbB, qa, qb, presentA[t], presentB[t]); err != nil {
 			return fmt.Errorf("verify %s: %w", t, err)
 		}
 	}
 	return nil
 }
 
-// verifyTable walks both tables in the same order and compares each row. A
-// missing table reads as empty.
-func verifyTable(ctx context.Context, dbA, dbB *sql.DB, t Table, hasA, hasB bool) error {
-	target := "NULL"
-	if t.TargetColumn() != "" {
-		target = t.TargetColumn()
-	}
-	q := fmt.Sprintf("SELECT %s, %s FROM %s ORDER BY %s COLLATE BINARY", t.KeyColumn(), target, t.Name(), t.KeyColumn())
-	ra, err := openRows(ctx, dbA, q, hasA)
+// verifyTable walks both tables (qa and qb, rowsSelect in key order) in the
+// same order and compares each row, its lists included. A missing table
+// reads as empty.
+func verifyTable(ctx context.Context, dbA, dbB *sql.DB, qa, qb string, hasA, hasB bool) error {
+	ra, err := openRows(ctx, dbA, qa, hasA)
 	if err != nil {
 		return err
 	}
 	defer ra.close()
-	rb, err := openRows(ctx, dbB, q, hasB)
+	rb, err := openRows(ctx, dbB, qb, hasB)
 	if err != nil {
 		return err
 	}
@@ -77,15 +91,18 @@ func verifyTable(ctx context.Context, dbA, dbB *sql.DB, t Table, hasA, hasB bool
 			return fmt.Errorf("%w: row %d (%q) only in the first", errMismatch, n, ra.key)
 		case ra.key != rb.key || ra.target != rb.target:
 			return fmt.Errorf("%w: row %d is (%q, %v) in the first and (%q, %v) in the second", errMismatch, n, ra.key, ra.target, rb.key, rb.target)
+		case ra.lists != rb.lists:
+			return fmt.Errorf("%w: row %d (%q) is in lists %#x in the first and %#x in the second", errMismatch, n, ra.key, uint64(ra.lists), uint64(rb.lists))
 		}
 	}
 }
 
-// rowStream reads (key, target) pairs; a nil rows reads as empty.
+// rowStream reads (key, target, lists) rows; a nil rows reads as empty.
 type rowStream struct {
 	rows   *sql.Rows
 	key    string
 	target sql.NullString
+	lists  int64
 	err    error
 }
 
@@ -107,7 +124,7 @@ func (r *rowStream) next() bool {
 		}
 		return false
 	}
-	r.err = r.rows.Scan(&r.key, &r.target)
+	r.err = r.rows.Scan(&r.key, &r.target, &r.lists)
 	return r.err == nil
 }
 

@@ -13,6 +13,7 @@ type database struct {
 	*sql.DB
 	path   string
 	layout schema.Layout
+	lists  bool // the rule tables have the lists column
 }
 
 // openDatabase opens an existing database read-write. The admin command is
@@ -28,7 +29,7 @@ func openDatabase(path string) (*database, error) {
 	}
 	// A file of an older schema version gets the tables of this one, so
 	// that rows can go into them; the plugin reads either.
-	if err := schema.Upgrade(db.DB); err != nil {
+	if err := schema.UpgradeAnswers(db.DB); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -59,5 +60,10 @@ func openDB(path, params string) (*database, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &database{DB: db, path: path, layout: l}, nil
+	lists, err := schema.HasListsColumn(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &database{DB: db, path: path, layout: l, lists: lists}, nil
 }

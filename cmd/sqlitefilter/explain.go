@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -19,12 +20,19 @@ import (
 // disagree with the server on the same database.
 func runExplain(args []string) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	clientFlag := fs.String("client", "", "decide for the client at this address: its group's lists apply")
 	var cnames, addrs listFlag
 	fs.Var(&cnames, "cname", "a name the answer leads to (CNAME, DNAME or SVCB target); repeat it, or separate names with commas, for a chain")
 	fs.Var(&addrs, "addr", "an address of the answer (A, AAAA or a hint); repeat it or separate with commas")
-	pos, err := parseN(fs, args, 2, 3, "DB NAME [TYPE] [--cname TARGET…] [--addr ADDRESS…]")
+	pos, err := parseN(fs, args, 2, 3, "[--client IP] DB NAME [TYPE] [--cname TARGET…] [--addr ADDRESS…]")
 	if err != nil {
 		return err
+	}
+	var client netip.Addr
+	if *clientFlag != "" {
+		if client, err = netip.ParseAddr(*clientFlag); err != nil {
+			return usagef("--client: %q is not an address", *clientFlag)
+		}
 	}
 	qtype := "A"
 	if len(pos) == 3 {
@@ -50,10 +58,11 @@ func runExplain(args []string) error {
 		}
 		answer.addrs = append(answer.addrs, ip)
 	}
-	v, err := explain(sh, name, answer)
+	e, err := explainFor(sh, name, client, answer)
 	if err != nil {
 		return fmt.Errorf("decide %s: %w", name, err)
 	}
+	v := e.verdict
 	fmt.Printf("name:    %s %s\n", name, qtype)
 	if len(answer.names) > 0 {
 		fmt.Printf("chain:   %s\n", strings.Join(append([]string{name}, answer.names...), " → "))
@@ -62,11 +71,15 @@ func runExplain(args []string) error {
 		fmt.Printf("answer:  %v\n", answer.addrs)
 	}
 	fmt.Printf("layout:  %s\n", sh[0].Layout())
+	if e.group != "" {
+		fmt.Printf("group:   %s\n", e.group)
+	}
 	fmt.Printf("verdict: %s\n", v.Action)
 	if v.Action == policy.ActionPass {
 		return nil
 	}
 	fmt.Printf("rule:    %s\n", v.Rule)
+	fmt.Printf("list:    %s\n", e.list)
 	if v.Target != "" {
 		fmt.Printf("target:  %s\n", v.Target)
 	}
@@ -106,21 +119,38 @@ type explainAnswer struct {
 // shard of its key. Given an answer, it then checks it as the server does
 // with answer_check on: the chain's names, then the addresses.
 func explain(sh store.Shards, name string, answer explainAnswer) (policy.Verdict, error) {
+	e, err := explainFor(sh, name, netip.Addr{}, answer)
+	return e.verdict, err
+}
+
+// explained is a verdict and who it was decided for.
+type explained struct {
+	verdict policy.Verdict
+	group   string // the client's group; "" for a database without groups
+	list    string // the list of the row that decided
+}
+
+// explainFor is explain for the client at addr (the zero Addr: a client in
+// no group), with the lists of its group as the server chooses them: the
+// query name, the names of the answer and its addresses are all decided in
+// that scope.
+func explainFor(sh store.Shards, name string, client netip.Addr, answer explainAnswer) (explained, error) {
 	set, err := rules.Load(sh[0], rules.DefaultLimits, nil, func(policy.Skipped, string) {})
 	if err != nil {
-		return policy.Verdict{}, err
+		return explained{}, err
 	}
-	var v policy.Verdict
+	sc, group := set.Clients.ClientScope(client, time.Now)
+	var e explained
 	err = store.View(sh, func(l policy.Lookup) error {
-		src := rules.Source{Lookup: l, Regex: set.Regex}
+		src := rules.Source{Lookup: l, Regex: set.Regex, RegexLists: set.RegexLists}
 		qname := policy.Canonical(name)
 		var err error
-		if v, err = policy.Decide(src, qname); err != nil {
+		if e.verdict, err = policy.DecideFor(src, qname, sc); err != nil {
 			return err
 		}
-		decide := func(n string) (policy.Verdict, error) { return policy.Decide(src, n) }
-		q := v
-		if v, err = policy.CheckChain(decide, q, qname, answer.names); err != nil || v.Action != q.Action {
+		decide := func(n string) (policy.Verdict, error) { return policy.DecideFor(src, n, sc) }
+		q := e.verdict
+		if e.verdict, err = policy.CheckChain(decide, q, qname, answer.names); err != nil || e.verdict.Action != q.Action {
 			return err
 		}
 		for _, a := range answer.addrs {
@@ -128,14 +158,18 @@ func explain(sh store.Shards, name string, answer explainAnswer) (policy.Verdict
 			if a.Is4() {
 				t = schema.BlockIPv4
 			}
-			if row, ok := set.BlockIP.Lookup(a); ok {
-				v = policy.BlockIP(q, t, row, a.String())
+			if row, lists, ok := set.BlockIP.LookupIn(a, sc.Blocks); ok {
+				e.verdict = policy.BlockIP(q, t, row, a.String(), lists)
 				break
 			}
 		}
 		return nil
 	})
-	return v, err
+	e.group = group
+	if e.verdict.Action != policy.ActionPass {
+		e.list = set.Clients.ListName(e.verdict.Lists.First())
+	}
+	return e, err
 }
 
 // listFlag is a flag that may be repeated, each value a comma-separated

@@ -54,8 +54,11 @@ type importJob struct {
 	format  format
 	replace bool
 	batch   int // rows per transaction
-	stdout  io.Writer
-	stderr  io.Writer
+	// list is the list the import replaces the rows of (import --list);
+	// "" adds to `default` in batches.
+	list   string
+	stdout io.Writer
+	stderr io.Writer
 }
 
 func runImport(args []string) error {
@@ -64,14 +67,18 @@ func runImport(args []string) error {
 	formatName := fs.String("format", "auto", "auto, plain, hosts, adblock, dnsmasq, regex or csv")
 	replace := fs.Bool("replace", false, "build a new database with the tables this import writes replaced by the input, and rename it into place")
 	batch := fs.Int("batch", defaultBatch, "rows per transaction")
-	pos, err := parseN(fs, args, 2, -1, "DB --table T [--format F] [--replace] [--batch N] FILE…|-")
+	list := fs.String("list", "", "the list whose rows the input replaces, in one transaction (see list add)")
+	pos, err := parseN(fs, args, 2, -1, "DB --table T [--format F] [--list NAME] [--replace] [--batch N] FILE…|-")
 	if err != nil {
 		return err
+	}
+	if *list != "" && *replace {
+		return usagef("--list replaces the list's rows in place; it does not go with --replace")
 	}
 	if *batch < 1 {
 		return usagef("--batch must be at least 1, got %d", *batch)
 	}
-	job := importJob{replace: *replace, batch: *batch, stdout: os.Stdout, stderr: os.Stderr}
+	job := importJob{replace: *replace, batch: *batch, list: *list, stdout: stdout, stderr: os.Stderr}
 	if job.format, err = parseFormat(*formatName); err != nil {
 		return asUsage(err)
 	}
@@ -185,12 +192,19 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) (err
 		return err
 	}
 
+	var listed *listImport
+	if j.list != "" {
+		if listed, err = j.beginList(db, parsers); err != nil {
+			return err
+		}
+		defer listed.w.rollback()
+	}
 	total := counts{reasons: map[string]int64{}}
 	start := time.Now()
 	notes := map[string]bool{}
 	for i, in := range inputs {
 		prog.setInput(in.name, in.size, &in.read)
-		c, err := j.importOne(ctx, db, in, &parsers[i], prog, &kept)
+		c, err := j.importOne(ctx, db, in, &parsers[i], prog, &kept, listed)
 		if err != nil {
 			return err
 		}
@@ -199,6 +213,12 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) (err
 		for n := range parsers[i].notes {
 			notes[n] = true
 		}
+	}
+	if listed != nil {
+		if err := j.finishList(listed); err != nil {
+			return err
+		}
+		kept = listed.w.committed
 	}
 	prog.close()
 	elapsed := time.Since(start)
@@ -261,13 +281,18 @@ func (j *importJob) tune(db *database) error {
 
 // importOne reads one input into db and returns its counts.
 // Rows its committed batches added are added to *kept as they commit.
-func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *parser, prog *progress, kept *int64) (*counts, error) {
+// With listed, the rows go into its transaction, which the caller ends.
+func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *parser, prog *progress, kept *int64, listed *listImport) (*counts, error) {
 	c := &counts{reasons: map[string]int64{}}
 	w := newWriter(db, j.batch)
-	defer func() {
-		w.rollback()
-		*kept += w.committed
-	}()
+	if listed != nil {
+		w = listed.w
+	} else {
+		defer func() {
+			w.rollback()
+			*kept += w.committed
+		}()
+	}
 	var o outcome
 	reported := int64(0)
 	report := func(msg string) {
@@ -316,8 +341,10 @@ func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *p
 			prog.rows.Add(1)
 		}
 	}
-	if err := w.commit(); err != nil {
-		return nil, fmt.Errorf("%s: %w", in.name, err)
+	if listed == nil {
+		if err := w.commit(); err != nil {
+			return nil, fmt.Errorf("%s: %w", in.name, err)
+		}
 	}
 	if reported > maxReported {
 		prog.printf(j.stderr, "%s: %d more invalid lines not shown\n", in.name, reported-maxReported)

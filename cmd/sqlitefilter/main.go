@@ -17,7 +17,7 @@ type command struct {
 
 var commands = []command{
 	{"init", "init DB [--layout per-type|normalized] [--sql FILE]   create a database", runInit},
-	{"import", "import DB --table T [--format auto|plain|hosts|adblock|dnsmasq|regex|csv] [--replace] [--batch N] FILE…|-", runImport},
+	{"import", "import DB --table T [--format auto|plain|hosts|adblock|dnsmasq|regex|csv] [--list NAME] [--replace] [--batch N] FILE…|-", runImport},
 	{"add", "add DB --table T KEY [TARGET]   add one row", runAdd},
 	{"remove", "remove DB --table T KEY   remove one row", runRemove},
 	{"export", "export DB --table T [--format F]   write a table as text", runExport},
@@ -25,7 +25,14 @@ var commands = []command{
 	{"check", "check DB   integrity, non-canonical rows, rows the plugin would skip", runCheck},
 	{"optimize", "optimize DB   ANALYZE and VACUUM", runOptimize},
 	{"migrate", "migrate SRC DST [--layout L] [--replace]   copy into the other layout, verified row for row", runMigrate},
-	{"explain", "explain DB NAME [TYPE]   the verdict for NAME and the rule that decided it", runExplain},
+	{"explain", "explain [--client IP] DB NAME [TYPE]   the verdict for NAME, the rule and the list that decided it", runExplain},
+	{"upgrade", "upgrade DB   add the lists column and the lists and groups tables (every row in default)", runUpgrade},
+	{"list", "list add|enable|disable|remove DB NAME [--url URL --format F]   manage a named list", runList},
+	{"lists", "lists DB   the named lists", runLists},
+	{"group", "group add DB NAME --client CIDR… --lists L… | group remove DB NAME   manage a client group", runGroup},
+	{"groups", "groups DB   the client groups, their lists, clients and pauses", runGroups},
+	{"pause", "pause DB GROUP DURATION   turn the group's blocks off for a while", runPause},
+	{"resume", "resume DB GROUP   end the group's pause", runResume},
 }
 
 func main() {

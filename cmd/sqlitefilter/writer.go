@@ -27,22 +27,34 @@ type writer struct {
 	committed int64
 	stmts     map[string]*sql.Stmt // by SQL text, prepared within tx
 	addSQL    [schema.NumTables]string
+	// list is the lists mask the rows added join: the list of import
+	// --list, else `default` (on a database with lists; one without has
+	// every row in `default` anyway).
+	list int64
 }
 
 func newWriter(db *database, batch int) *writer {
-	return &writer{db: db, batch: batch, stmts: map[string]*sql.Stmt{}}
+	return &writer{db: db, batch: batch, stmts: map[string]*sql.Stmt{}, list: 1}
 }
 
-func (w *writer) stmt(q string) (*sql.Stmt, error) {
-	if st, ok := w.stmts[q]; ok {
-		return st, nil
-	}
+// txn returns the transaction in progress, beginning one if none is.
+func (w *writer) txn() (*sql.Tx, error) {
 	if w.tx == nil {
 		tx, err := w.db.Begin()
 		if err != nil {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
 		w.tx = tx
+	}
+	return w.tx, nil
+}
+
+func (w *writer) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[q]; ok {
+		return st, nil
+	}
+	if _, err := w.txn(); err != nil {
+		return nil, err
 	}
 	st, err := w.tx.Prepare(q)
 	if err != nil {
@@ -53,7 +65,9 @@ func (w *writer) stmt(q string) (*sql.Stmt, error) {
 }
 
 // add inserts e unless its key is already in its table, and reports whether
-// it added a row.
+// it added a row. On a database with lists a key already there joins the
+// writer's list (its target, if any, stays as it is: a name is stored once
+// per table), and add reports whether it was not in that list before.
 func (w *writer) add(e entry) (bool, error) {
 	var n int64
 	var err error
@@ -72,13 +86,28 @@ func (w *writer) add(e entry) (bool, error) {
 func (w *writer) addPerType(e entry) (int64, error) {
 	t := e.table
 	if w.addSQL[t] == "" {
-		if t.TargetColumn() == "" {
+		switch {
+		case w.db.lists:
+			cols, vals := t.KeyColumn(), "?1"
+			if t.TargetColumn() != "" {
+				cols, vals = cols+", "+t.TargetColumn(), "?1, ?2"
+			}
+			w.addSQL[t] = fmt.Sprintf("INSERT INTO %s (%s, lists) VALUES (%s, ?3) ON CONFLICT DO UPDATE SET lists = lists | excluded.lists WHERE lists & excluded.lists = 0",
+				t.Name(), cols, vals)
+		case t.TargetColumn() == "":
 			w.addSQL[t] = fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON CONFLICT DO NOTHING", t.Name(), t.KeyColumn())
-		} else {
+		default:
 			w.addSQL[t] = fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES (?, ?) ON CONFLICT DO NOTHING", t.Name(), t.KeyColumn(), t.TargetColumn())
 		}
 	}
-	if t.TargetColumn() == "" {
+	switch {
+	case w.db.lists:
+		var target any
+		if t.TargetColumn() != "" {
+			target = e.target
+		}
+		return w.exec(w.addSQL[t], e.key, target, w.list)
+	case t.TargetColumn() == "":
 		return w.exec(w.addSQL[t], e.key)
 	}
 	return w.exec(w.addSQL[t], e.key, e.target)
@@ -104,7 +133,16 @@ func (w *writer) addNormalized(e entry) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
+		if w.db.lists {
+			return w.exec(`INSERT INTO records (domain_id, record_type, target_value, lists) VALUES (?, ?, ?, ?)`, id, e.table.RecordType(), target, w.list)
+		}
 		return w.exec(`INSERT INTO records (domain_id, record_type, target_value) VALUES (?, ?, ?)`, id, e.table.RecordType(), target)
+	}
+	if w.db.lists {
+		return w.exec(`INSERT INTO records (domain_id, record_type, target_value, lists)
+			SELECT domain_id, ?, ?, ? FROM domains WHERE domain = ?
+			ON CONFLICT (domain_id, record_type) DO UPDATE SET lists = lists | excluded.lists WHERE lists & excluded.lists = 0`,
+			e.table.RecordType(), target, w.list, e.key)
 	}
 	return w.exec(`INSERT INTO records (domain_id, record_type, target_value)
 		SELECT domain_id, ?, ? FROM domains WHERE domain = ? ON CONFLICT (domain_id, record_type) DO NOTHING`,

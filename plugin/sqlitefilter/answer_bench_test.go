@@ -3,6 +3,7 @@ package sqlitefilter
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -105,7 +106,7 @@ func BenchmarkAnswerCheckWrite(b *testing.B) {
 				r.SetQuestion("bench-0.test.", dns.TypeA)
 				m := benchReply(r, kind, n)
 				ctx := context.Background()
-				on, _ := c.f.answerWriter(ctx, &discard{}, r, c.f.currentRules(), policy.Verdict{}, "bench-0.test")
+				on, _ := c.f.answerWriter(ctx, &discard{}, r, c.f.currentRules(), policy.Verdict{}, "bench-0.test", netip.Addr{}, new(decideStats))
 				off := &answerWriter{ResponseWriter: &discard{}}
 				on.WriteMsg(m)
 				var tOn, tOff time.Duration

@@ -48,13 +48,13 @@ func TestCachedAnswersAreChecked(t *testing.T) {
 func TestAnswerBlocksAreNamedInMetricsAndMetadata(t *testing.T) {
 	path := testkit.NewDB(t, schema.Normalized, "wal", rowsOf(wildcard("tracker-cdn.test"), blockIP4("198.18.0.0/16"))...)
 	c := newChain(t, path, "", false)
-	tests := []struct{ qname, action, rule string }{
-		{"metrics.shop.test.", "block_cname", "block_wildcard tracker-cdn.test"},
-		{"ip.test.", "block_ip", "block_ip_v4 198.18.0.0/16"},
-		{"example.org.", "pass", "-"},
+	tests := []struct{ qname, action, rule, list string }{
+		{"metrics.shop.test.", "block_cname", "block_wildcard tracker-cdn.test", "default"},
+		{"ip.test.", "block_ip", "block_ip_v4 198.18.0.0/16", "default"},
+		{"example.org.", "pass", "-", "-"},
 	}
 	for _, tc := range tests {
-		counter := requestCount.WithLabelValues(c.srv.Addr, "", tc.action)
+		counter := requestCount.WithLabelValues(c.srv.Addr, "", tc.action, tc.list)
 		before := testutil.ToFloat64(counter)
 		ctx := metadata.ContextWithMetadata(context.WithValue(context.Background(), dnsserver.Key{}, c.srv))
 		rec := dnstest.NewRecorder(&test.ResponseWriter{})
@@ -71,6 +71,9 @@ func TestAnswerBlocksAreNamedInMetricsAndMetadata(t *testing.T) {
 		}
 		if got := metadata.ValueFunc(ctx, "sqlitefilter/rule")(); got != tc.rule {
 			t.Errorf("%s: rule metadata %q, want %q", tc.qname, got, tc.rule)
+		}
+		if got := metadata.ValueFunc(ctx, "sqlitefilter/list")(); got != tc.list {
+			t.Errorf("%s: list metadata %q, want %q", tc.qname, got, tc.list)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/miekg/dns"
@@ -28,6 +29,12 @@ type answerCheck struct {
 	qname string   // its canonical name
 	rs    *loaded
 	v     policy.Verdict // the query's verdict
+	// client is who asked (the zero Addr when the database has no groups):
+	// the names and addresses of the answer are decided in its scope, as
+	// the query name was; ds is the query's decideStats, which name the
+	// client's group and the lists.
+	client netip.Addr
+	ds     *decideStats
 	// result is the verdict once the answer is checked: v, or the one
 	// that blocked the answer.
 	result policy.Verdict
@@ -44,9 +51,12 @@ type answerScan struct {
 	buf   [8]string
 	names []string
 	ips   *rules.AddrSet // nil when block_ip has no row
-	addr  netip.Addr
-	row   string // the block_ip row holding addr; "" when none
-	table schema.Table
+	// blocks are the lists whose block_ip rows apply to the client.
+	blocks policy.Lists
+	lists  policy.Lists // the lists of row
+	addr   netip.Addr
+	row    string // the block_ip row holding addr; "" when none
+	table  schema.Table
 }
 
 func (s *answerScan) name(n string) {
@@ -60,8 +70,8 @@ func (s *answerScan) address(a netip.Addr, ok bool, t schema.Table) {
 	if !ok || s.row != "" || s.ips == nil {
 		return
 	}
-	if row, hit := s.ips.Lookup(a); hit {
-		s.addr, s.row, s.table = a, row, t
+	if row, lists, hit := s.ips.LookupIn(a, s.blocks); hit {
+		s.addr, s.row, s.lists, s.table = a, row, lists, t
 	}
 }
 
@@ -125,7 +135,7 @@ func (s *answerScan) scan(answer []dns.RR) {
 func (c *answerCheck) run(w *answerWriter, m *dns.Msg) (done bool, err error) {
 	var s answerScan
 	if c.rs.set.BlockIP.Len() > 0 {
-		s.ips = c.rs.set.BlockIP
+		s.ips, s.blocks = c.rs.set.BlockIP, c.scope().Blocks
 	}
 	s.scan(m.Answer)
 	v := c.v
@@ -135,13 +145,13 @@ func (c *answerCheck) run(w *answerWriter, m *dns.Msg) (done bool, err error) {
 		}
 	}
 	if v.Action == c.v.Action && s.row != "" {
-		v = policy.BlockIP(c.v, s.table, s.row, s.addr.String())
+		v = policy.BlockIP(c.v, s.table, s.row, s.addr.String(), s.lists)
 	}
 	c.result = v
 	if v.Action == c.v.Action {
 		return false, nil
 	}
-	record(c.ctx, v, nil)
+	record(c.ctx, v, nil, c.ds)
 	if v.Rule.Table == schema.DNSBlock && c.f.blockUp != nil {
 		// As for a query name in fqdn_dns_block: the block upstream
 		// answers the query, and its answer is rewritten.
@@ -159,10 +169,10 @@ func (c *answerCheck) run(w *answerWriter, m *dns.Msg) (done bool, err error) {
 
 // decide is the verdict for a name of the answer, as for a query name: from
 // the verdict cache, the key filters, then SQLite; it is cached whoever
-// decided it (decideKeeping).
+// decided it (keepFiltered), for the client of the query and in its scope.
 func (c *answerCheck) decide(name string) (policy.Verdict, error) {
 	var ds decideStats
-	v, err := c.f.decideKeeping(name, c.rs, &ds, true)
+	v, err := c.f.decideFor(name, c.client, c.rs, &ds, true)
 	for _, s := range v.Skipped {
 		c.f.skips.report(s, "")
 	}
@@ -172,7 +182,7 @@ func (c *answerCheck) decide(name string) (policy.Verdict, error) {
 // fail answers as on_error says when a name of the answer could not be
 // decided: fail_open lets the answer through, fail_closed answers SERVFAIL.
 func (c *answerCheck) fail(w *answerWriter, err error) (bool, error) {
-	record(c.ctx, c.v, err)
+	record(c.ctx, c.v, err, c.ds)
 	dbErrorCount.WithLabelValues(metrics.WithServer(c.ctx), metrics.WithView(c.ctx)).Inc()
 	c.f.errors.Log(fmt.Errorf("look up the answer of %s: %w", c.qname, err))
 	c.result = c.v
@@ -182,4 +192,13 @@ func (c *answerCheck) fail(w *answerWriter, err error) (bool, error) {
 	reply := new(dns.Msg)
 	reply.SetRcode(c.r, dns.RcodeServerFailure)
 	return true, w.ResponseWriter.WriteMsg(reply)
+}
+
+// scope is the lists that apply to the client now, as decideFor reads them
+// for the query name: everyone's for a database without groups.
+func (c *answerCheck) scope() policy.Scope {
+	if c.rs == nil || c.rs.set.Clients == nil {
+		return policy.Everyone
+	}
+	return c.rs.set.Clients.Scope(c.rs.set.Clients.Group(c.client), time.Now)
 }

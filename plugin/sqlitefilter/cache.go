@@ -8,7 +8,8 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 )
 
-// verdictCache remembers recent verdicts by canonical name. An entry is
+// verdictCache remembers recent verdicts by canonical name and the scope
+// (the lists that apply to the client) they were decided in. An entry is
 // served only while the store, its generation and the in-memory rules (the
 // regex set, rebuilt by the loader after a change) are the ones it was decided
 // under: Generation changes with every committed change Refresh notices (and
@@ -28,8 +29,15 @@ type verdictCache struct {
 
 type cacheShard struct {
 	mu sync.Mutex
-	m  map[string]cacheEntry
+	m  map[cacheKey]cacheEntry
 	_  [40]byte // keeps neighbouring shards' locks off one cache line
+}
+
+// cacheKey is a name and the scope of the client it was decided for: two
+// groups with the same lists share their entries.
+type cacheKey struct {
+	name  string
+	scope policy.Scope
 }
 
 type cacheEntry struct {
@@ -52,7 +60,7 @@ func newVerdictCache(size int) *verdictCache {
 	per := (size + cacheShards - 1) / cacheShards
 	c := &verdictCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, cacheShards), perShard: per}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]cacheEntry, per)
+		c.shards[i].m = make(map[cacheKey]cacheEntry, per)
 	}
 	return c
 }
@@ -61,15 +69,15 @@ func (c *verdictCache) shard(name string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, name)&(cacheShards-1)]
 }
 
-// get returns the verdict cached for name under store s at generation gen
-// with the in-memory rules rs.
-func (c *verdictCache) get(s *store.Store, gen uint64, rs *loaded, name string) (policy.Verdict, bool) {
+// get returns the verdict cached for name in scope sc under store s at
+// generation gen with the in-memory rules rs.
+func (c *verdictCache) get(s *store.Store, gen uint64, rs *loaded, sc policy.Scope, name string) (policy.Verdict, bool) {
 	if c == nil {
 		return policy.Verdict{}, false
 	}
 	sh := c.shard(name)
 	sh.mu.Lock()
-	e, ok := sh.m[name]
+	e, ok := sh.m[cacheKey{name, sc}]
 	sh.mu.Unlock()
 	if !ok || e.store != s || e.gen != gen || e.rules != rs {
 		return policy.Verdict{}, false
@@ -77,20 +85,21 @@ func (c *verdictCache) get(s *store.Store, gen uint64, rs *loaded, name string) 
 	return e.v, true
 }
 
-// put remembers v as the verdict for name under store s at generation gen
-// with the in-memory rules rs.
-func (c *verdictCache) put(s *store.Store, gen uint64, rs *loaded, name string, v policy.Verdict) {
+// put remembers v as the verdict for name in scope sc under store s at
+// generation gen with the in-memory rules rs.
+func (c *verdictCache) put(s *store.Store, gen uint64, rs *loaded, sc policy.Scope, name string, v policy.Verdict) {
 	if c == nil {
 		return
 	}
+	key := cacheKey{name, sc}
 	sh := c.shard(name)
 	sh.mu.Lock()
-	if _, ok := sh.m[name]; !ok && len(sh.m) >= c.perShard {
+	if _, ok := sh.m[key]; !ok && len(sh.m) >= c.perShard {
 		for k := range sh.m {
 			delete(sh.m, k)
 			break
 		}
 	}
-	sh.m[name] = cacheEntry{store: s, gen: gen, rules: rs, v: v}
+	sh.m[key] = cacheEntry{store: s, gen: gen, rules: rs, v: v}
 	sh.mu.Unlock()
 }

@@ -29,8 +29,8 @@ func TestCacheServesOnlyWhatItWasFilledUnder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newVerdictCache(100)
-			c.put(s1, 7, r1, "ads.example.com", block)
-			v, ok := c.get(tc.store, tc.gen, tc.rules, "ads.example.com")
+			c.put(s1, 7, r1, policy.Everyone, "ads.example.com", block)
+			v, ok := c.get(tc.store, tc.gen, tc.rules, policy.Everyone, "ads.example.com")
 			if ok != tc.wantOK || (ok && v.Action != block.Action) {
 				t.Fatalf("get = %v, %v; want ok=%v", v, ok, tc.wantOK)
 			}
@@ -43,7 +43,7 @@ func TestCacheStaysWithinItsSize(t *testing.T) {
 	c := newVerdictCache(size)
 	s := &store.Store{}
 	for i := range 50 * size {
-		c.put(s, 1, nil, fmt.Sprintf("n%d.example", i), policy.Verdict{})
+		c.put(s, 1, nil, policy.Everyone, fmt.Sprintf("n%d.example", i), policy.Verdict{})
 	}
 	n := 0
 	for i := range c.shards {
@@ -53,7 +53,7 @@ func TestCacheStaysWithinItsSize(t *testing.T) {
 	if n > limit || n < size/2 {
 		t.Fatalf("cache holds %d entries after 50x its size; want at most %d and not nearly empty", n, limit)
 	}
-	if _, ok := c.get(s, 1, nil, fmt.Sprintf("n%d.example", 50*size-1)); !ok {
+	if _, ok := c.get(s, 1, nil, policy.Everyone, fmt.Sprintf("n%d.example", 50*size-1)); !ok {
 		t.Fatal("the entry just put is not served")
 	}
 }
@@ -61,8 +61,8 @@ func TestCacheStaysWithinItsSize(t *testing.T) {
 func TestZeroSizeCacheIsOff(t *testing.T) {
 	c := newVerdictCache(0)
 	s := &store.Store{}
-	c.put(s, 1, nil, "a.example", policy.Verdict{Action: policy.ActionBlock})
-	if _, ok := c.get(s, 1, nil, "a.example"); ok {
+	c.put(s, 1, nil, policy.Everyone, "a.example", policy.Verdict{Action: policy.ActionBlock})
+	if _, ok := c.get(s, 1, nil, policy.Everyone, "a.example"); ok {
 		t.Fatal("a cache of size 0 served a verdict")
 	}
 }

@@ -34,6 +34,9 @@ type Config struct {
 	AnswerCheck   bool     // decide the names and addresses of answers (answer_check)
 	CacheSize     int      // verdicts cached; 0: no cache
 	BloomMaxBytes int64    // largest Bloom filter built; 0: no filter
+	// TrustedForwarders are the sources whose EDNS Client Subnet option
+	// names the client a query's group is chosen for.
+	TrustedForwarders []netip.Prefix
 }
 
 // OnError is what a query gets when the database cannot be read.

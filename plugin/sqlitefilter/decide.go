@@ -2,6 +2,8 @@ package sqlitefilter
 
 import (
 	"fmt"
+	"net/netip"
+	"time"
 
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/bloom"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
@@ -22,15 +24,19 @@ import (
 // by the watcher: the decision runs again on its successor, so a swap fails
 // no query.
 func (f *SQLiteFilter) decide(name string, rs *loaded, ds *decideStats) (policy.Verdict, error) {
-	return f.decideKeeping(name, rs, ds, false)
+	return f.decideFor(name, netip.Addr{}, rs, ds, false)
 }
 
-// decideKeeping is decide that, when keepFiltered is set, caches the
-// verdict even when the key filters took it alone. The names of answers
-// want that: an answer repeats as long as the cache plugin serves it, so
-// its names are decided again and again, and an entry (a map probe) costs
-// less than the filter's walk over every suffix and table.
-func (f *SQLiteFilter) decideKeeping(name string, rs *loaded, ds *decideStats, keepFiltered bool) (policy.Verdict, error) {
+// decideFor is decide for the client at addr (the zero Addr: a client in no
+// group): the lists that apply are those of its group in the lists and
+// groups read with rs, and the verdict is cached under that scope. When
+// keepFiltered is set the verdict is cached even when the key filters took
+// it alone. The names of answers want that: an answer repeats as long as
+// the cache plugin serves it, so its names are decided again and again, and
+// an entry (a map probe) costs less than the filter's walk over every
+// suffix and table. The names of an answer are decided for the client that
+// asked, in its scope, exactly as its query name.
+func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds *decideStats, keepFiltered bool) (policy.Verdict, error) {
 	for {
 		s0, latest := f.current()
 		if rs == nil || rs.store != s0 {
@@ -47,14 +53,20 @@ func (f *SQLiteFilter) decideKeeping(name string, rs *loaded, ds *decideStats, k
 		// cached verdict is served only for the store, generation and
 		// in-memory rules it was decided with (cache.go).
 		gen := f.files.generation()
-		if v, ok := f.cache.get(s0, gen, rs, name); ok {
+		sc := policy.Everyone
+		if rs != nil && rs.set.Clients != nil {
+			g := rs.set.Clients.Group(client)
+			sc = rs.set.Clients.Scope(g, time.Now)
+			ds.group, ds.clients = g.Name, rs.set.Clients
+		}
+		if v, ok := f.cache.get(s0, gen, rs, sc, name); ok {
 			ds.cached = true
 			return v, nil
 		}
 		r := store.NewRouter(f.files)
 		src := rules.Source{Lookup: r}
 		if rs != nil {
-			src.Regex = rs.set.Regex
+			src.Regex, src.RegexLists = rs.set.Regex, rs.set.RegexLists
 		}
 		if !f.cfg.sharded() {
 			// Trusted only for the generation it was read in: a new alias
@@ -64,7 +76,7 @@ func (f *SQLiteFilter) decideKeeping(name string, rs *loaded, ds *decideStats, k
 		}
 		// Each file's key filter answers for the keys of its shard.
 		src.Lookup = bloom.Wrap(f.filters, f.files, r, &ds.bloomNegatives)
-		v, err := policy.Decide(src, name)
+		v, err := policy.DecideFor(src, name, sc)
 		r.Release()
 		if r.Replaced(err) {
 			continue
@@ -73,7 +85,7 @@ func (f *SQLiteFilter) decideKeeping(name string, rs *loaded, ds *decideStats, k
 		// entry would (and names never asked twice would only churn the
 		// cache): only what SQLite answered is kept.
 		if err == nil && (r.Probes() > 0 || keepFiltered) {
-			f.cache.put(s0, gen, rs, name, v)
+			f.cache.put(s0, gen, rs, sc, name, v)
 		}
 		return v, err
 	}

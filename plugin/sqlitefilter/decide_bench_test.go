@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -245,7 +246,7 @@ func BenchmarkSuffixWalk(b *testing.B) {
 // domains, probing the longest first, as the decision walks a suffix table.
 func inSuffixes(l policy.Lookup, t schema.Table, name string) (bool, error) {
 	for s, more := name, true; more; s, more = policy.Parent(s) {
-		if ok, err := l.Has(t, s); err != nil || ok {
+		if ok, err := policy.Has(l, t, s); err != nil || ok {
 			return ok, err
 		}
 	}
@@ -341,6 +342,88 @@ func BenchmarkProbeModes(b *testing.B) {
 					}
 				})
 			})
+		}
+	}
+}
+
+// BenchmarkDecideGroups compares a decision on the benchmark database as it
+// is (no lists) with the same rows upgraded to 64 lists, every row in
+// `default` and in one of 63 other lists, and 10 groups of 3 prefixes each:
+// the client, 10.5.1.1, is in a group holding every list, so the verdicts
+// are the same and the difference is the cost of the group, the scope and
+// the masks.
+//
+//	go test -run '^$' -bench DecideGroups ./plugin/sqlitefilter/
+func BenchmarkDecideGroups(b *testing.B) {
+	grouped := filepath.Join(b.TempDir(), "grouped.db")
+	src, err := os.ReadFile(benchPath(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(grouped, src, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", schema.DSN(grouped, "mode=rw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := schema.Upgrade(db); err != nil {
+		b.Fatal(err)
+	}
+	stmts := []string{
+		"UPDATE block_exact SET lists = 1 | (1 << (1 + abs(random()) % 63))",
+		"UPDATE block_wildcard SET lists = 1 | (1 << (1 + abs(random()) % 63))",
+	}
+	for id := 1; id < 64; id++ {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO sqlitefilter_lists (id, name) VALUES (%d, 'list%d')", id, id))
+	}
+	for g := 0; g < 10; g++ {
+		mask := int64(-1)
+		if g > 0 {
+			mask = 1 | 1<<(g+1)
+		}
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO sqlitefilter_groups (name, lists) VALUES ('g%d', %d)", g, mask))
+		for p := 0; p < 3; p++ {
+			stmts = append(stmts, fmt.Sprintf("INSERT INTO sqlitefilter_group_clients VALUES ('10.%d.%d.0/24', 'g%d')", g+5, p+1, g))
+		}
+	}
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	client := netip.MustParseAddr("10.5.1.1")
+	for _, cache := range []int{0, 100000} {
+		for _, hit := range []bool{true, false} {
+			for _, path := range []string{benchPath(b), grouped} {
+				name := fmt.Sprintf("cache=%d/%s/%s", cache, map[bool]string{true: "hit", false: "miss"}[hit],
+					map[bool]string{true: "groups", false: "none"}[path == grouped])
+				b.Run(name, func(b *testing.B) {
+					cfg := DefaultConfig()
+					cfg.Path, cfg.Pool, cfg.Refresh, cfg.CacheSize, cfg.BloomMaxBytes = path, 1, time.Hour, cache, 0
+					f := New(cfg)
+					if err := f.Start(); err != nil {
+						b.Fatal(err)
+					}
+					b.Cleanup(func() { f.Stop() })
+					for f.rules.Load() == nil {
+						time.Sleep(10 * time.Millisecond)
+					}
+					names := benchNames(hit, benchRows())
+					want := map[bool]policy.Action{true: policy.ActionBlock, false: policy.ActionPass}[hit]
+					for _, n := range names {
+						if v, err := f.decideFor(n, client, f.currentRules(), new(decideStats), false); err != nil || v.Action != want {
+							b.Fatalf("decide(%s) = %v, %v; want %v", n, v, err, want)
+						}
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					for i := 0; b.Loop(); i++ {
+						f.decideFor(names[i&(len(names)-1)], client, f.currentRules(), new(decideStats), false)
+					}
+				})
+			}
 		}
 	}
 }

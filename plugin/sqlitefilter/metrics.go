@@ -4,10 +4,11 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 )
 
 // Metrics of requests are labelled by server and view, never by name or
-// client: those are unbounded. Metrics of the database itself, which the
+// client: those are unbounded. The list label is bounded too (metricList). Metrics of the database itself, which the
 // background watcher keeps, are labelled by the database path from the
 // Corefile (as the hosts plugin labels by hostsfile): a handful of values.
 var (
@@ -15,8 +16,8 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
 		Name:      "requests_total",
-		Help:      "Counter of requests by the action sqlitefilter took.",
-	}, []string{"server", "view", "action"})
+		Help:      "Counter of requests by the action sqlitefilter took and the list of the row that decided it.",
+	}, []string{"server", "view", "action", "list"})
 
 	// lookupDuration starts at 1 µs: a decision from SQLite takes a few
 	// microseconds, far below CoreDNS's TimeBuckets (0.25 ms and up), and
@@ -135,3 +136,23 @@ var (
 		Help:      "Counter of lookups the Bloom filter answered as absent without asking SQLite.",
 	}, []string{"server", "view"})
 )
+
+// metricLists is how many lists, by id, have their name as the list label of
+// requests_total; the rest are "other", so the label has at most
+// metricLists + 2 values whatever the database holds.
+const metricLists = 16
+
+// metricList is the list label of a request's verdict: the list's name for
+// ids below metricLists, "other" above, "-" when no row decided.
+func metricList(v policy.Verdict, ds *decideStats) string {
+	if v.Action == policy.ActionPass || v.Lists == 0 {
+		return "-"
+	}
+	if v.Lists.First() >= metricLists {
+		return "other"
+	}
+	if n := listName(v, ds); n != "" {
+		return n
+	}
+	return "other"
+}

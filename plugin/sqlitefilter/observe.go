@@ -1,11 +1,19 @@
 package sqlitefilter
 
-import "time"
+import (
+	"time"
+
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
+)
 
 // decideStats is what one decision did, for the metrics.
 type decideStats struct {
 	cached         bool // answered from the verdict cache
 	bloomNegatives int  // probes the Bloom filter answered without SQLite
+	// group is the client's group and clients the lists and groups it was
+	// chosen from; "" and nil for a database without groups.
+	group   string
+	clients *rules.Clients
 }
 
 // observe records one decision's duration and how it was reached.

@@ -80,7 +80,7 @@ func TestREADMESyntaxListsEveryOption(t *testing.T) {
 		"pool": "4", "refresh": "2s", "busy_timeout": "1s", "block_response": "nodata", "block_ipv4": "192.0.2.1",
 		"block_ipv6": "2001:db8::1", "block_ttl": "30", "allow_upstream": "127.0.0.1", "block_upstream": "127.0.0.1:5353",
 		"regex_max": "10", "rewrite_max": "10", "on_error": "fail_open", "cache_size": "1000", "bloom_max_memory": "64M", "shards": "1",
-		"block_ip_max": "10", "answer_check": "off",
+		"trusted_forwarders": "127.0.0.1/32 ::1", "block_ip_max": "10", "answer_check": "off",
 	}
 	var listed []string
 	for _, line := range strings.Split(syntax[1], "\n")[1:] {

@@ -56,6 +56,7 @@ func setup(c *caddy.Controller) error {
 //	    on_error fail_closed|fail_open
 //	    cache_size ENTRIES
 //	    bloom_max_memory BYTES[K|M|G]
+//	    trusted_forwarders CIDR...
 //	}
 func parse(c *caddy.Controller) (Config, error) {
 	cfg := DefaultConfig()
@@ -99,6 +100,8 @@ func parseOption(c *caddy.Controller, cfg *Config) error {
 	switch opt {
 	case "allow_upstream", "block_upstream":
 		return parseUpstream(c, opt, args, cfg)
+	case "trusted_forwarders":
+		return parseTrusted(c, args, cfg)
 	case "shards":
 		n, err := strconv.Atoi(strings.Join(args, " "))
 		if err != nil || n < 1 || n > maxShards {
@@ -238,6 +241,33 @@ func parseUpstream(c *caddy.Controller, opt string, args []string, cfg *Config) 
 			return c.Errf("%s: %v", opt, err)
 		}
 		*dst = append(*dst, hp)
+	}
+	return nil
+}
+
+// parseTrusted reads the forwarders whose ECS option is trusted: CIDR
+// prefixes, or single addresses (a /32 or /128).
+func parseTrusted(c *caddy.Controller, args []string, cfg *Config) error {
+	if len(args) == 0 {
+		return c.Errf("trusted_forwarders: expected at least one CIDR")
+	}
+	if len(cfg.TrustedForwarders) > 0 {
+		return c.Errf("trusted_forwarders: given twice")
+	}
+	for _, a := range args {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(a)
+			if aerr != nil {
+				return c.Errf("trusted_forwarders: %q is not a CIDR prefix or an address", a)
+			}
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// Sources are compared unmapped.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		cfg.TrustedForwarders = append(cfg.TrustedForwarders, p.Masked())
 	}
 	return nil
 }

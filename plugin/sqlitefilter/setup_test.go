@@ -43,6 +43,12 @@ func TestParse(t *testing.T) {
 			block_response refused
 		}`, withDefaults(func(c *Config) { c.BlockResponse = Refused })},
 		{`sqlitefilter /data/dns.db {
+			trusted_forwarders 10.0.0.0/8 192.0.2.7 2001:db8::/32 ::ffff:198.51.100.0/120
+		}`, withDefaults(func(c *Config) {
+			c.TrustedForwarders = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"),
+				netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("198.51.100.0/24")}
+		})},
+		{`sqlitefilter /data/dns.db {
 			cache_size 0
 			bloom_max_memory 512M
 		}`, withDefaults(func(c *Config) { c.CacheSize, c.BloomMaxBytes = 0, 512<<20 })},
@@ -118,6 +124,9 @@ func TestParseErrorsNameTheProblem(t *testing.T) {
 		{"sqlitefilter a.db {\nblock_upstream example.com\n}", "is not IP"},
 		{"sqlitefilter a.db {\nblock_upstream 127.0.0.1\nblock_upstream 127.0.0.2\n}", "given twice"},
 		{"sqlitefilter a.db {\nregex_max -1\n}", "regex_max"},
+		{"sqlitefilter a.db {\ntrusted_forwarders\n}", "trusted_forwarders: expected at least one CIDR"},
+		{"sqlitefilter a.db {\ntrusted_forwarders 10.0.0.0/33\n}", `Testfile:2 - Error during parsing: trusted_forwarders: "10.0.0.0/33" is not a CIDR`},
+		{"sqlitefilter a.db {\ntrusted_forwarders 127.0.0.1\ntrusted_forwarders ::1\n}", "given twice"},
 		{"sqlitefilter a.db {\nrewrite_max many\n}", "rewrite_max"},
 		{"sqlitefilter a.db {\nregex_max 1 2\n}", "expected one value"},
 		{"sqlitefilter a.db {\nanswer_check yes\n}", "answer_check"},

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,10 +91,15 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	server, view := metrics.WithServer(ctx), metrics.WithView(ctx)
 	start := time.Now()
 	var ds decideStats
+	var client netip.Addr
+	if rs != nil && rs.set.Clients != nil {
+		// Only a database with groups needs to know who asks.
+		client = clientAddr(w, r, f.cfg.TrustedForwarders)
+	}
 	name := policy.Canonical(state.QName())
-	v, err := f.decide(name, rs, &ds)
+	v, err := f.decideFor(name, client, rs, &ds, false)
 	f.observe(server, view, time.Since(start), &ds)
-	record(ctx, v, err)
+	record(ctx, v, err, &ds)
 	if err != nil {
 		dbErrorCount.WithLabelValues(server, view).Inc()
 		if !errors.Is(err, store.ErrNotOpen) { // the watcher logs why it is not open
@@ -109,13 +115,13 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	for _, s := range v.Skipped {
 		f.skips.report(s, "")
 	}
-	aw, check := f.answerWriter(ctx, w, r, rs, v, name)
+	aw, check := f.answerWriter(ctx, w, r, rs, v, name, client, &ds)
 	rcode, err := f.serve(ctx, w, aw, r, v)
-	action := v.Action
+	final := v
 	if check != nil && check.result.Action != policy.ActionPass {
-		action = check.result.Action // the answer was checked, and maybe blocked
+		final = check.result // the answer was checked, and maybe blocked
 	}
-	requestCount.WithLabelValues(server, view, action.String()).Inc()
+	requestCount.WithLabelValues(server, view, final.Action.String(), metricList(final, &ds)).Inc()
 	return rcode, err
 }
 
@@ -166,8 +172,11 @@ func (f *SQLiteFilter) serveBlocked(w dns.ResponseWriter, r *dns.Msg) (int, erro
 // there are rewrites). It returns w itself when there is nothing to do, and
 // the check, which holds its outcome once the answer is written, or nil. The
 // lookup of a target this instance aliased gets neither: the instance checks
-// and rewrites the whole aliased answer itself (alias.go).
-func (f *SQLiteFilter) answerWriter(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, rs *loaded, v policy.Verdict, qname string) (dns.ResponseWriter, *answerCheck) {
+// and rewrites the whole aliased answer itself (alias.go). The names and
+// addresses of the answer are decided for client (the zero Addr: a client
+// in no group) in its scope, as the query name was; ds is the query's, whose
+// group names the lists of the verdict.
+func (f *SQLiteFilter) answerWriter(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, rs *loaded, v policy.Verdict, qname string, client netip.Addr, ds *decideStats) (dns.ResponseWriter, *answerCheck) {
 	if rs == nil || f.aliasedBy(ctx) {
 		return w, nil
 	}
@@ -177,7 +186,7 @@ func (f *SQLiteFilter) answerWriter(ctx context.Context, w dns.ResponseWriter, r
 		aw.rw, aw.n = rs.set.Rewrite, func(n int) { c.Add(float64(n)) }
 	}
 	if f.cfg.AnswerCheck && v.ChecksAnswer() {
-		aw.check = &answerCheck{f: f, ctx: ctx, r: r, qname: qname, rs: rs, v: v}
+		aw.check = &answerCheck{f: f, ctx: ctx, r: r, qname: qname, rs: rs, v: v, client: client, ds: ds}
 	}
 	if aw.rw == nil && aw.check == nil {
 		return w, nil

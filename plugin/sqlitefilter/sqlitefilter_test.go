@@ -158,7 +158,7 @@ func TestDecideRuleOfAnAliasedBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v.Action != policy.ActionBlock || v.Rule != (policy.Rule{Table: schema.BlockWildcard, Key: "keweon.center"}) || len(v.Aliases) != 1 ||
-		v.Aliases[0] != (policy.Hop{Rule: policy.Rule{Table: schema.Alias, Key: "intel.com"}, Name: "www.keweon.center"}) {
+		v.Aliases[0] != (policy.Hop{Rule: policy.Rule{Table: schema.Alias, Key: "intel.com"}, Name: "www.keweon.center", Lists: policy.DefaultLists}) {
 		t.Fatalf("verdict %+v", v)
 	}
 }

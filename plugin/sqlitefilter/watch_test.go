@@ -66,7 +66,7 @@ func storeHas(s *store.Store, t schema.Table, key string) (bool, error) {
 	var ok bool
 	err := store.View(store.Shards{s}, func(l policy.Lookup) error {
 		var err error
-		ok, err = l.Has(t, key)
+		ok, err = policy.Has(l, t, key)
 		return err
 	})
 	return ok, err

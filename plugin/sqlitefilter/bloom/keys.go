@@ -181,16 +181,16 @@ func (fl *filteredLookup) absent(key string) bool {
 	return true
 }
 
-func (fl *filteredLookup) Has(t schema.Table, key string) (bool, error) {
+func (fl *filteredLookup) Lists(t schema.Table, key string) (policy.Lists, error) {
 	if filtered[t] && fl.absent(key) {
-		return false, nil
+		return 0, nil
 	}
-	return fl.Lookup.Has(t, key)
+	return fl.Lookup.Lists(t, key)
 }
 
-func (fl *filteredLookup) AliasTarget(name string) (string, bool, error) {
+func (fl *filteredLookup) AliasTarget(name string) (string, policy.Lists, error) {
 	if fl.absent(name) {
-		return "", false, nil
+		return "", 0, nil
 	}
 	return fl.Lookup.AliasTarget(name)
 }

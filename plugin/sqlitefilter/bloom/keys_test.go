@@ -134,9 +134,9 @@ func TestFilterAnswersAbsentWithoutSQLite(t *testing.T) {
 // countingLookup counts the probes that reach it and finds nothing.
 type countingLookup struct{ n *int }
 
-func (c countingLookup) Has(schema.Table, string) (bool, error) { *c.n++; return false, nil }
+func (c countingLookup) Lists(schema.Table, string) (policy.Lists, error) { *c.n++; return 0, nil }
 
-func (c countingLookup) AliasTarget(string) (string, bool, error) { *c.n++; return "", false, nil }
+func (c countingLookup) AliasTarget(string) (string, policy.Lists, error) { *c.n++; return "", 0, nil }
 
 func TestFilterAboveMemoryCapIsNotUsed(t *testing.T) {
 	path := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockExact("ads.example.com")...)

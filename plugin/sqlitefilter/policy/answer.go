@@ -29,18 +29,19 @@ func CheckChain(decide func(name string) (Verdict, error), v Verdict, qname stri
 		}
 		switch a, rule := nv.Own(); a {
 		case ActionBlock, ActionBlockUpstream:
-			return Verdict{Action: ActionBlockCNAME, Rule: rule, Answer: n, Aliases: v.Aliases, Target: v.Target}, nil
+			return Verdict{Action: ActionBlockCNAME, Rule: rule, Answer: n, Aliases: v.Aliases, Target: v.Target, Lists: nv.Lists}, nil
 		}
 	}
 	return v, nil
 }
 
 // BlockIP is the verdict for a query decided as v whose answer holds addr,
-// inside the row of table t (block_ip_v4 or block_ip_v6); v itself when it
-// does not check its answer.
-func BlockIP(v Verdict, t schema.Table, row, addr string) Verdict {
+// inside the row of table t (block_ip_v4 or block_ip_v6) that is in lists
+// (those of the row that apply to the client); v itself when it does not
+// check its answer.
+func BlockIP(v Verdict, t schema.Table, row, addr string, lists Lists) Verdict {
 	if !v.ChecksAnswer() {
 		return v
 	}
-	return Verdict{Action: ActionBlockIP, Rule: Rule{t, row}, Answer: addr, Aliases: v.Aliases, Target: v.Target}
+	return Verdict{Action: ActionBlockIP, Rule: Rule{t, row}, Answer: addr, Aliases: v.Aliases, Target: v.Target, Lists: lists}
 }

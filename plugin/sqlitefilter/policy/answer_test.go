@@ -72,3 +72,21 @@ func TestCheckChainDoesNotDecideTheQueryOrItsAliasesAgain(t *testing.T) {
 		t.Errorf("decided %q, want only c.example", asked)
 	}
 }
+
+// The verdict of a blocked answer names the lists of the row that blocked
+// it, as the decide function (DecideFor in the client's scope) returned them.
+func TestCheckChainAndBlockIPCarryTheListsOfTheirRow(t *testing.T) {
+	decide := func(n string) (policy.Verdict, error) {
+		if n == "shop.tracker-cdn.example" {
+			return policy.Verdict{Action: policy.ActionBlock, Rule: policy.Rule{Table: schema.BlockWildcard, Key: "tracker-cdn.example"}, Lists: 4}, nil
+		}
+		return policy.Verdict{}, nil
+	}
+	v, err := policy.CheckChain(decide, policy.Verdict{}, "metrics.shop.example", []string{"cdn.example", "shop.tracker-cdn.example"})
+	if err != nil || v.Action != policy.ActionBlockCNAME || v.Lists != 4 {
+		t.Errorf("CheckChain = %+v, %v; want block_cname in lists 4", v, err)
+	}
+	if v := policy.BlockIP(policy.Verdict{}, schema.BlockIPv4, "198.18.0.0/15", "198.18.0.1", 2); v.Action != policy.ActionBlockIP || v.Lists != 2 {
+		t.Errorf("BlockIP = %+v; want block_ip in lists 2", v)
+	}
+}

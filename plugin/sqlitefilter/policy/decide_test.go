@@ -18,6 +18,8 @@ type mapSource struct {
 	aliases map[string]string
 	regex   *rules.RegexSet
 	probes  int
+	// lists are the rows' lists where not `default`.
+	lists map[schema.Table]map[string]policy.Lists
 }
 
 func newMapSource(rows []testkit.Row) *mapSource {
@@ -40,17 +42,35 @@ func newMapSource(rows []testkit.Row) *mapSource {
 	return s
 }
 
-func (s *mapSource) Has(t schema.Table, key string) (bool, error) {
+func (s *mapSource) Lists(t schema.Table, key string) (policy.Lists, error) {
 	s.probes++
-	return s.keys[t][key], nil
+	if m, ok := s.lists[t][key]; ok {
+		return m, nil
+	}
+	if s.keys[t][key] {
+		return policy.DefaultLists, nil
+	}
+	return 0, nil
 }
 
-func (s *mapSource) AliasTarget(name string) (string, bool, error) {
+func (s *mapSource) AliasTarget(name string) (string, policy.Lists, error) {
 	t, ok := s.aliases[name]
-	return t, ok, nil
+	if !ok {
+		return "", 0, nil
+	}
+	if m, ok := s.lists[schema.Alias][name]; ok {
+		return t, m, nil
+	}
+	return t, policy.DefaultLists, nil
 }
 
-func (s *mapSource) MatchRegex(name string) (string, bool) { return s.regex.Match(name) }
+func (s *mapSource) MatchRegex(name string, in policy.Lists) (string, policy.Lists, bool) {
+	if in&policy.DefaultLists == 0 {
+		return "", 0, false
+	}
+	p, ok := s.regex.Match(name)
+	return p, policy.DefaultLists, ok
+}
 
 func TestDecideNamesTheRule(t *testing.T) {
 	type (
@@ -59,7 +79,7 @@ func TestDecideNamesTheRule(t *testing.T) {
 		Verdict = policy.Verdict
 		Skipped = policy.Skipped
 	)
-	al := func(src, name string) Hop { return Hop{Rule{schema.Alias, src}, name} }
+	al := func(src, name string) Hop { return Hop{Rule{schema.Alias, src}, name, policy.DefaultLists} }
 	tests := []struct {
 		name string
 		rows []testkit.Row
@@ -98,6 +118,9 @@ func TestDecideNamesTheRule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if tc.want.Action != policy.ActionPass {
+			tc.want.Lists = policy.DefaultLists // every row of these is in `default`
+		}
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Decide(%s) with %v\n got %+v\nwant %+v", tc.name, tc.rows, got, tc.want)
 		}
@@ -112,5 +135,62 @@ func TestDecideChecksEverySuffix(t *testing.T) {
 	v, err := policy.Decide(src, name)
 	if err != nil || v.Action != policy.ActionBlock || v.Rule.Key != "deep" {
 		t.Fatalf("Decide = %+v, %v", v, err)
+	}
+}
+
+// TestDecideForAppliesOnlyTheClientsLists: a row applies only when it is in
+// a list of the client's scope; one that does not is as if absent, so a
+// shorter suffix in another list may decide; a paused scope keeps allows
+// and aliases and drops every block.
+func TestDecideForAppliesOnlyTheClientsLists(t *testing.T) {
+	const ads, kids = policy.Lists(1 << 1), policy.Lists(1 << 2)
+	rows := testkit.Rows(
+		testkit.BlockWildcard("tracker.example", "example"),
+		testkit.BlockExact("games.example"),
+		testkit.Allow("ok.tracker.example"),
+		testkit.Alias("intel.com", "keweon.center"),
+		testkit.DNSBlock("upstream.example"),
+	)
+	src := newMapSource(rows)
+	src.lists = map[schema.Table]map[string]policy.Lists{
+		schema.BlockWildcard: {"tracker.example": ads | kids, "example": kids},
+		schema.BlockExact:    {"games.example": kids},
+		schema.Allow:         {"ok.tracker.example": ads},
+		schema.Alias:         {"intel.com": kids},
+		schema.DNSBlock:      {"upstream.example": ads},
+	}
+	type want struct {
+		action policy.Action
+		key    string
+		lists  policy.Lists
+	}
+	tests := []struct {
+		name  string
+		scope policy.Scope
+		want  want
+	}{
+		{"a.tracker.example", policy.Scope{Lists: ads, Blocks: ads}, want{policy.ActionBlock, "tracker.example", ads}},
+		{"a.tracker.example", policy.Scope{Lists: kids, Blocks: kids}, want{policy.ActionBlock, "tracker.example", kids}},
+		{"a.tracker.example", policy.Scope{Lists: policy.DefaultLists, Blocks: policy.DefaultLists}, want{}},
+		{"games.example", policy.Scope{Lists: ads, Blocks: ads}, want{}},
+		{"games.example", policy.Scope{Lists: kids, Blocks: kids}, want{policy.ActionBlock, "games.example", kids}},
+		// The allow of ads does not apply to kids: the wildcard blocks.
+		{"ok.tracker.example", policy.Scope{Lists: kids, Blocks: kids}, want{policy.ActionBlock, "tracker.example", kids}},
+		{"ok.tracker.example", policy.Scope{Lists: ads | kids, Blocks: ads | kids}, want{policy.ActionAllow, "ok.tracker.example", ads}},
+		{"www.intel.com", policy.Scope{Lists: ads, Blocks: ads}, want{}},
+		// Paused: blocks off, the alias still applies.
+		{"www.intel.com", policy.Scope{Lists: kids, Blocks: 0}, want{policy.ActionAlias, "intel.com", kids}},
+		{"a.tracker.example", policy.Scope{Lists: kids, Blocks: 0}, want{}},
+		{"www.upstream.example", policy.Scope{Lists: ads, Blocks: ads}, want{policy.ActionBlockUpstream, "upstream.example", ads}},
+		{"www.upstream.example", policy.Scope{Lists: ads, Blocks: 0}, want{}},
+	}
+	for _, tc := range tests {
+		v, err := policy.DecideFor(src, tc.name, tc.scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (want{v.Action, v.Rule.Key, v.Lists}); got != tc.want {
+			t.Errorf("DecideFor(%s, %+v) = %+v, want %+v", tc.name, tc.scope, got, tc.want)
+		}
 	}
 }

@@ -40,10 +40,12 @@ type Rule struct {
 func (r Rule) String() string { return r.Table.Name() + " " + r.Key }
 
 // Hop is one alias row followed: Rule is the domain_alias row, Name the name
-// it produced (the sub-labels of the aliased name kept in front of the target).
+// it produced (the sub-labels of the aliased name kept in front of the
+// target), Lists the row's lists that applied.
 type Hop struct {
-	Rule Rule
-	Name string
+	Rule  Rule
+	Name  string
+	Lists Lists
 }
 
 // Skipped is a row the decision met but could not use: it acted as if the
@@ -71,6 +73,10 @@ type Verdict struct {
 	Target string
 	// Skipped lists unusable rows met on the way.
 	Skipped []Skipped
+	// Lists are the lists of the row that decided (Rule) that applied to
+	// the client; none for ActionPass. For ActionBlockCNAME and
+	// ActionBlockIP, those of the row that blocked the answer.
+	Lists Lists
 	// Answer is what in the answer blocked it: for ActionBlockCNAME the
 	// name of the chain, for ActionBlockIP the address.
 	Answer string

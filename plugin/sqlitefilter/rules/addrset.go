@@ -15,10 +15,16 @@ import (
 // exact rows first, then the longest prefix. An AddrSet is immutable and
 // safe for concurrent use; a change in the tables builds a new one.
 type AddrSet struct {
-	exact    map[netip.Addr]string   // the row as stored, for the verdict
-	prefixes map[netip.Prefix]string // masked prefix: the row as stored
-	bits4    []int                   // prefix lengths present for IPv4, longest first
-	bits6    []int                   // prefix lengths present for IPv6, longest first
+	exact    map[netip.Addr]addrRow   // the row as stored, for the verdict
+	prefixes map[netip.Prefix]addrRow // masked prefix: the row as stored
+	bits4    []int                    // prefix lengths present for IPv4, longest first
+	bits6    []int                    // prefix lengths present for IPv6, longest first
+}
+
+// addrRow is a row as stored and its lists.
+type addrRow struct {
+	row   string
+	lists policy.Lists
 }
 
 // AddrSetBuilder reads rows one at a time.
@@ -28,13 +34,19 @@ type AddrSetBuilder struct {
 
 // NewAddrSetBuilder returns an empty builder.
 func NewAddrSetBuilder() *AddrSetBuilder {
-	return &AddrSetBuilder{s: AddrSet{exact: map[netip.Addr]string{}, prefixes: map[netip.Prefix]string{}}}
+	return &AddrSetBuilder{s: AddrSet{exact: map[netip.Addr]addrRow{}, prefixes: map[netip.Prefix]addrRow{}}}
 }
 
 // Add reads one row of t (BlockIPv4 or BlockIPv6): an address or a CIDR
 // prefix. It returns the reason the row cannot be used, or "" when it was
 // added. Of two rows with the same parsed address or prefix the first wins.
+// The row is in the list `default` alone (AddListed).
 func (b *AddrSetBuilder) Add(t schema.Table, row string) string {
+	return b.AddListed(t, row, policy.DefaultLists)
+}
+
+// AddListed is Add for a row in lists.
+func (b *AddrSetBuilder) AddListed(t schema.Table, row string, lists policy.Lists) string {
 	v4 := t == schema.BlockIPv4
 	s := strings.TrimSpace(row)
 	if strings.Contains(s, "/") {
@@ -50,7 +62,7 @@ func (b *AddrSetBuilder) Add(t schema.Table, row string) string {
 			if _, dup := b.s.prefixes[p]; dup {
 				return policy.ReasonDuplicate
 			}
-			b.s.prefixes[p] = row
+			b.s.prefixes[p] = addrRow{row, lists}
 			bits := &b.s.bits6
 			if v4 {
 				bits = &b.s.bits4
@@ -73,7 +85,7 @@ func (b *AddrSetBuilder) Add(t schema.Table, row string) string {
 	if _, dup := b.s.exact[a]; dup {
 		return policy.ReasonDuplicate
 	}
-	b.s.exact[a] = row
+	b.s.exact[a] = addrRow{row, lists}
 	return ""
 }
 
@@ -92,11 +104,19 @@ func (s *AddrSet) Len() int {
 // longest prefix containing a. It costs one map probe per prefix length in
 // use, whatever the number of rows.
 func (s *AddrSet) Lookup(a netip.Addr) (row string, ok bool) {
-	if s.Len() == 0 {
-		return "", false
+	row, _, ok = s.LookupIn(a, policy.AllLists)
+	return row, ok
+}
+
+// LookupIn is Lookup among the rows in one of the lists of in (the block
+// lists of the client's scope), and returns the lists of the row found
+// that are in in.
+func (s *AddrSet) LookupIn(a netip.Addr, in policy.Lists) (row string, lists policy.Lists, ok bool) {
+	if s.Len() == 0 || in == 0 {
+		return "", 0, false
 	}
-	if row, ok := s.exact[a]; ok {
-		return row, true
+	if r, ok := s.exact[a]; ok && r.lists&in != 0 {
+		return r.row, r.lists & in, true
 	}
 	bits := s.bits6
 	if a.Is4() {
@@ -107,9 +127,9 @@ func (s *AddrSet) Lookup(a netip.Addr) (row string, ok bool) {
 		if err != nil {
 			continue
 		}
-		if row, ok := s.prefixes[p]; ok {
-			return row, true
+		if r, ok := s.prefixes[p]; ok && r.lists&in != 0 {
+			return r.row, r.lists & in, true
 		}
 	}
-	return "", false
+	return "", 0, false
 }

@@ -60,3 +60,33 @@ func TestBlockedAddressRowsMatchExactThenLongestPrefix(t *testing.T) {
 		t.Error("the empty set holds an address")
 	}
 }
+
+func TestAddrSetLookupInKeepsToTheLists(t *testing.T) {
+	b := NewAddrSetBuilder()
+	b.AddListed(schema.BlockIPv4, "198.18.0.0/15", 2)
+	b.AddListed(schema.BlockIPv4, "198.18.0.0/16", 4)
+	b.AddListed(schema.BlockIPv4, "198.18.0.66", 8)
+	s := b.Build()
+	a := netip.MustParseAddr("198.18.0.66")
+	tests := []struct {
+		in        policy.Lists
+		row       string
+		lists     policy.Lists
+		wantFound bool
+	}{
+		{policy.AllLists, "198.18.0.66", 8, true},
+		{2 | 4, "198.18.0.0/16", 4, true},
+		{2, "198.18.0.0/15", 2, true},
+		{1, "", 0, false},
+		{0, "", 0, false},
+	}
+	for _, tc := range tests {
+		row, lists, ok := s.LookupIn(a, tc.in)
+		if row != tc.row || lists != tc.lists || ok != tc.wantFound {
+			t.Errorf("LookupIn(%v, %b) = %q, %b, %v; want %q, %b, %v", a, tc.in, row, lists, ok, tc.row, tc.lists, tc.wantFound)
+		}
+	}
+	if row, ok := s.Lookup(a); !ok || row != "198.18.0.66" {
+		t.Errorf("Lookup = %q, %v", row, ok)
+	}
+}

@@ -7,6 +7,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,16 +19,23 @@ import (
 // Set is the in-memory rules read from one snapshot of one database. It is
 // immutable once loaded; a change in the data loads a new one.
 type Set struct {
-	Regex   *RegexSet
-	Rewrite *AddrRewrites
-	BlockIP *AddrSet // block_ip_v4 and block_ip_v6
+	Regex *RegexSet
+	// RegexLists are the lists of the patterns of Regex.
+	RegexLists *ListedRegex
+	Rewrite    *AddrRewrites
+	BlockIP    *AddrSet // block_ip_v4 and block_ip_v6, each row with its lists
+	// Clients are the lists and client groups; nil for a database without
+	// them, where every row applies to every client.
+	Clients *Clients
 	// NoAliases: domain_alias had no row when the set was read, so queries
 	// against that same data need not probe it.
 	NoAliases bool
 	// rows read, to skip recompiling when a change touched other tables
 	regexRows   []row
+	regexMasks  map[string]policy.Lists // lists of regexRows' patterns
 	rewriteRows [2][]row
 	blockIPRows [2][]row
+	blockIPMask [2]map[string]policy.Lists // lists of blockIPRows
 }
 
 type row struct{ key, target string }
@@ -45,9 +53,13 @@ var DefaultLimits = Limits{RegexMax: 100000, RewriteMax: 100000, BlockIPMax: 100
 
 // Scanner reads the rows of a small table (a Store does).
 type Scanner interface {
-	// Scan calls fn with the key and target of at most limit rows of t, and
-	// reports whether the table holds more rows than that.
-	Scan(t schema.Table, limit int, fn func(key, target string)) (more bool, err error)
+	// Scan calls fn with the key, target and lists of at most limit rows of
+	// t, and reports whether the table holds more rows than that.
+	Scan(t schema.Table, limit int, fn func(key, target string, lists policy.Lists)) (more bool, err error)
+	// ListTables reports whether the database has the lists and groups
+	// tables; ScanListTable reads one of them.
+	ListTables() bool
+	ScanListTable(table, cols string, fn func(vals []string)) error
 }
 
 // Reporter is told about every row that cannot be used, with a detail for
@@ -57,22 +69,26 @@ type Reporter func(s policy.Skipped, detail string)
 // Load reads the in-memory tables from src and builds them, reusing from
 // prev (which may be nil) whatever did not change.
 func Load(src Scanner, lim Limits, prev *Set, report Reporter) (*Set, error) {
-	r := &Set{}
+	r := &Set{regexMasks: map[string]policy.Lists{}}
 	var err error
-	if r.regexRows, err = readRows(src, schema.BlockRegex, lim.RegexMax, "regex_max", report); err != nil {
+	if r.regexRows, err = readRows(src, schema.BlockRegex, lim.RegexMax, "regex_max", report, r.regexMasks); err != nil {
 		return nil, err
 	}
 	for i, t := range []schema.Table{schema.RewriteV4, schema.RewriteV6} {
-		if r.rewriteRows[i], err = readRows(src, t, lim.RewriteMax, "rewrite_max", report); err != nil {
+		if r.rewriteRows[i], err = readRows(src, t, lim.RewriteMax, "rewrite_max", report, nil); err != nil {
 			return nil, err
 		}
 	}
 	for i, t := range []schema.Table{schema.BlockIPv4, schema.BlockIPv6} {
-		if r.blockIPRows[i], err = readRows(src, t, lim.BlockIPMax, "block_ip_max", report); err != nil {
+		r.blockIPMask[i] = map[string]policy.Lists{}
+		if r.blockIPRows[i], err = readRows(src, t, lim.BlockIPMax, "block_ip_max", report, r.blockIPMask[i]); err != nil {
 			return nil, err
 		}
 	}
-	hasAlias, err := src.Scan(schema.Alias, 0, func(string, string) {})
+	if r.Clients, err = loadClients(src); err != nil {
+		return nil, err
+	}
+	hasAlias, err := src.Scan(schema.Alias, 0, func(string, string, policy.Lists) {})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", schema.Alias.Name(), err)
 	}
@@ -100,6 +116,11 @@ func Load(src Scanner, lim Limits, prev *Set, report Reporter) (*Set, error) {
 		}
 		r.Regex = b.Build()
 	}
+	if prev != nil && prev.Regex == r.Regex && maps.Equal(prev.regexMasks, r.regexMasks) {
+		r.RegexLists = prev.RegexLists
+	} else {
+		r.RegexLists = newListedRegex(r.Regex, r.regexRows, r.regexMasks)
+	}
 	if prev != nil && slices.Equal(prev.rewriteRows[0], r.rewriteRows[0]) && slices.Equal(prev.rewriteRows[1], r.rewriteRows[1]) {
 		r.Rewrite = prev.Rewrite
 	} else {
@@ -113,20 +134,25 @@ func Load(src Scanner, lim Limits, prev *Set, report Reporter) (*Set, error) {
 		}
 		r.Rewrite = b.Build()
 	}
-	r.BlockIP = loadBlockIP(r.blockIPRows, prev, report)
+	r.BlockIP = loadBlockIP(r, prev, report)
 	return r, nil
 }
 
-// loadBlockIP builds the blocked answer addresses from rows, or keeps
-// prev's when the rows did not change.
-func loadBlockIP(rows [2][]row, prev *Set, report Reporter) *AddrSet {
-	if prev != nil && slices.Equal(prev.blockIPRows[0], rows[0]) && slices.Equal(prev.blockIPRows[1], rows[1]) {
+// loadBlockIP builds the blocked answer addresses from r's rows, each in its
+// lists, or keeps prev's when the rows and their lists did not change.
+func loadBlockIP(r, prev *Set, report Reporter) *AddrSet {
+	if prev != nil && slices.Equal(prev.blockIPRows[0], r.blockIPRows[0]) && slices.Equal(prev.blockIPRows[1], r.blockIPRows[1]) &&
+		maps.Equal(prev.blockIPMask[0], r.blockIPMask[0]) && maps.Equal(prev.blockIPMask[1], r.blockIPMask[1]) {
 		return prev.BlockIP
 	}
 	b := NewAddrSetBuilder()
 	for i, t := range []schema.Table{schema.BlockIPv4, schema.BlockIPv6} {
-		for _, rw := range rows[i] {
-			if reason := b.Add(t, rw.key); reason != "" {
+		for _, rw := range r.blockIPRows[i] {
+			lists, ok := r.blockIPMask[i][rw.key]
+			if !ok {
+				lists = policy.DefaultLists
+			}
+			if reason := b.AddListed(t, rw.key, lists); reason != "" {
 				report(policy.Skipped{Rule: policy.Rule{Table: t, Key: rw.key}, Reason: reason}, "")
 			}
 		}
@@ -134,10 +160,14 @@ func loadBlockIP(rows [2][]row, prev *Set, report Reporter) *AddrSet {
 	return b.Build()
 }
 
-func readRows(src Scanner, t schema.Table, limit int, option string, report Reporter) ([]row, error) {
+// readRows reads the rows of t, and their lists into masks when not nil.
+func readRows(src Scanner, t schema.Table, limit int, option string, report Reporter, masks map[string]policy.Lists) ([]row, error) {
 	var rows []row
-	more, err := src.Scan(t, limit, func(key, target string) {
+	more, err := src.Scan(t, limit, func(key, target string, lists policy.Lists) {
 		rows = append(rows, row{key, target})
+		if masks != nil {
+			masks[key] = lists
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", t.Name(), err)
@@ -169,22 +199,33 @@ func diffRows(from, to []row) (added, removed []string) {
 }
 
 // Source is the Source of a decision: the rows behind Lookup and the regex
-// set held in memory (none while it is being built).
+// set held in memory (none while it is being built), with the lists of its
+// patterns (nil: every pattern is in `default`).
 type Source struct {
 	policy.Lookup
-	Regex *RegexSet
+	Regex      *RegexSet
+	RegexLists *ListedRegex
 	// NoAliases skips the domain_alias probes: true only when the caller
 	// knows the data read has no alias row.
 	NoAliases bool
 }
 
 // MatchRegex implements policy.Source.
-func (s Source) MatchRegex(name string) (string, bool) { return s.Regex.Match(name) }
+func (s Source) MatchRegex(name string, in policy.Lists) (string, policy.Lists, bool) {
+	if s.RegexLists == nil {
+		if in&policy.DefaultLists == 0 {
+			return "", 0, false
+		}
+		p, ok := s.Regex.Match(name)
+		return p, policy.DefaultLists, ok
+	}
+	return s.RegexLists.Match(name, in)
+}
 
 // AliasTarget implements policy.Lookup.
-func (s Source) AliasTarget(name string) (string, bool, error) {
+func (s Source) AliasTarget(name string) (string, policy.Lists, error) {
 	if s.NoAliases {
-		return "", false, nil
+		return "", 0, nil
 	}
 	return s.Lookup.AliasTarget(name)
 }

@@ -18,7 +18,7 @@ type memScanner struct {
 	err  error // returned by every Scan when set
 }
 
-func (m memScanner) Scan(t schema.Table, limit int, fn func(key, target string)) (bool, error) {
+func (m memScanner) Scan(t schema.Table, limit int, fn func(key, target string, lists policy.Lists)) (bool, error) {
 	if m.err != nil {
 		return false, m.err
 	}
@@ -26,10 +26,13 @@ func (m memScanner) Scan(t schema.Table, limit int, fn func(key, target string))
 		if i == limit {
 			return true, nil
 		}
-		fn(r.key, r.target)
+		fn(r.key, r.target, policy.DefaultLists)
 	}
 	return false, nil
 }
+
+func (memScanner) ListTables() bool                                   { return false }
+func (memScanner) ScanListTable(string, string, func([]string)) error { return nil }
 
 // skip is one report of Load, without its detail.
 type skip = policy.Skipped

@@ -7,21 +7,22 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // aliasTarget is the Target_Domain of the domain_alias row keyed by name. The statement is prepared on a connection's first alias
 // lookup, so databases without aliases never pay for it.
-func (src lent) aliasTarget(name string) (string, bool, error) {
+func (src lent) aliasTarget(name string) (string, policy.Lists, error) {
 	if !src.s.present[schema.Alias] {
-		return "", false, nil
+		return "", 0, nil
 	}
 	c := src.c
 	if c.alias == nil {
-		q := aliasQuery(src.s.layout)
+		q := aliasQuery(src.s.layout, src.s.lists[schema.Alias])
 		st, err := c.c.Prepare(q)
 		if err != nil {
-			return "", false, fmt.Errorf("prepare %q: %w", q, err)
+			return "", 0, fmt.Errorf("prepare %q: %w", q, err)
 		}
 		c.alias = st.(*sqlite3.SQLiteStmt)
 	}
@@ -29,21 +30,21 @@ func (src lent) aliasTarget(name string) (string, bool, error) {
 	rows, err := c.alias.QueryContext(context.Background(), c.args)
 	if err != nil {
 		if src.s.dropped(err) {
-			return "", false, nil
+			return "", 0, nil
 		}
-		return "", false, err
+		return "", 0, err
 	}
-	err = rows.Next(c.dest)
+	err = rows.Next(c.dest2)
 	if cerr := rows.Close(); err == nil && cerr != nil {
-		return "", false, cerr
+		return "", 0, cerr
 	}
 	switch err {
 	case nil:
-		return text(c.dest[0]), true, nil
+		return text(c.dest2[0]), listsOf(c.dest2[1]), nil
 	case io.EOF:
-		return "", false, nil
+		return "", 0, nil
 	default:
-		return "", false, err
+		return "", 0, err
 	}
 }
 

@@ -50,7 +50,7 @@ func TestRollbackLookupWaitsForTheWriterWithinBusyTimeout(t *testing.T) {
 			var found bool
 			err = store.View(store.Shards{s}, func(src policy.Lookup) error {
 				var err error
-				found, err = src.Has(schema.BlockExact, "ads.example.com")
+				found, err = policy.Has(src, schema.BlockExact, "ads.example.com")
 				return err
 			})
 			if err := <-released; err != nil {

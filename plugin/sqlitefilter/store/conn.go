@@ -11,6 +11,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -21,7 +22,8 @@ type conn struct {
 	alias *sqlite3.SQLiteStmt // domain_alias target lookup, prepared on first use (store_alias.go)
 	args  []driver.NamedValue
 	dest  []driver.Value
-	gen   uint64 // generation of the snapshot this connection holds
+	dest2 []driver.Value // for the alias lookup's two columns
+	gen   uint64         // generation of the snapshot this connection holds
 	inTxn bool
 	once  bool // the read transaction ends when the connection is given back
 }
@@ -61,13 +63,13 @@ func (s *Store) newConn(busyMS int) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{c: sc, args: make([]driver.NamedValue, 1), dest: make([]driver.Value, 1)}
+	c := &conn{c: sc, args: make([]driver.NamedValue, 1), dest: make([]driver.Value, 1), dest2: make([]driver.Value, 2)}
 	c.args[0].Ordinal = 1
 	for _, t := range schema.Tables {
 		if !s.present[t] {
 			continue
 		}
-		q := lookupQuery(s.layout, t)
+		q := lookupQuery(s.layout, t, s.lists[t])
 		st, err := sc.Prepare(q)
 		if err != nil {
 			c.close()
@@ -101,42 +103,53 @@ func (c *conn) endTxn() error {
 	return nil
 }
 
-// has reports whether table t holds key. A table dropped since the store
-// opened holds nothing.
-func (src lent) has(t schema.Table, key string) (bool, error) {
+// lists returns the lists of table t's row keyed by key, none when there is
+// no row. A table dropped since the store opened holds nothing.
+func (src lent) lists(t schema.Table, key string) (policy.Lists, error) {
 	st := src.c.has[t]
 	if st == nil {
-		return false, nil
+		return 0, nil
 	}
-	ok, err := src.c.exists(st, key)
+	m, err := src.c.probe(st, key)
 	if err != nil && src.s.dropped(err) {
-		return false, nil
+		return 0, nil
 	}
-	return ok, err
+	return m, err
 }
 
-// exists runs a prepared one-row probe. context.Background keeps the driver
-// from starting a cancellation goroutine per statement.
-func (c *conn) exists(st *sqlite3.SQLiteStmt, key string) (bool, error) {
+// probe runs a prepared one-row probe that returns the row's lists.
+// context.Background keeps the driver from starting a cancellation
+// goroutine per statement.
+func (c *conn) probe(st *sqlite3.SQLiteStmt, key string) (policy.Lists, error) {
 	c.args[0].Value = key
 	rows, err := st.QueryContext(context.Background(), c.args)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	err = rows.Next(c.dest)
 	if cerr := rows.Close(); err == nil || err == io.EOF {
 		if cerr != nil {
-			return false, cerr
+			return 0, cerr
 		}
 	}
 	switch err {
 	case nil:
-		return true, nil
+		return listsOf(c.dest[0]), nil
 	case io.EOF:
-		return false, nil
+		return 0, nil
 	default:
-		return false, err
+		return 0, err
 	}
+}
+
+// listsOf reads a lists mask as the driver returns it. A row is in at least
+// one list; a value that is not a whole number (written by hand) counts as
+// `default`, so the row is never lost.
+func listsOf(v driver.Value) policy.Lists {
+	if n, ok := v.(int64); ok && n != 0 {
+		return policy.Lists(uint64(n))
+	}
+	return policy.DefaultLists
 }
 
 // dropped reports whether err says a table the store prepared statements for

@@ -219,7 +219,7 @@ func lookup(s *store.Store, table schema.Table, key string) (bool, error) {
 	var ok bool
 	err := store.View(store.Shards{s}, func(src policy.Lookup) error {
 		var err error
-		ok, err = src.Has(table, key)
+		ok, err = policy.Has(src, table, key)
 		return err
 	})
 	return ok, err

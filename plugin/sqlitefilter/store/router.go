@@ -93,22 +93,22 @@ func (r *Router) inShard(i int, err error) error {
 	return fmt.Errorf("shard %d: %w", i, err)
 }
 
-// Has implements policy.Lookup.
-func (r *Router) Has(t schema.Table, key string) (bool, error) {
+// Lists implements policy.Lookup.
+func (r *Router) Lists(t schema.Table, key string) (policy.Lists, error) {
 	r.probes++
 	l, err := r.conn(key)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
-	return l.has(t, key)
+	return l.lists(t, key)
 }
 
 // AliasTarget implements policy.Lookup.
-func (r *Router) AliasTarget(name string) (string, bool, error) {
+func (r *Router) AliasTarget(name string) (string, policy.Lists, error) {
 	r.probes++
 	l, err := r.conn(name)
 	if err != nil {
-		return "", false, err
+		return "", 0, err
 	}
 	return l.aliasTarget(name)
 }

@@ -6,24 +6,29 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-// Scan calls fn with the key and target (empty for key-only tables) of at
-// most limit rows of table t, in key order, from one snapshot, and reports
+// Scan calls fn with the key, target (empty for key-only tables) and lists of
+// at most limit rows of table t, in key order, from one snapshot, and reports
 // whether the table holds more rows than that. A missing table, or one
 // dropped since the store opened, has no rows.
 // It is for the small tables loaded in memory (regex patterns, address
 // rewrites), never for the name tables.
-func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string)) (more bool, err error) {
+func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string, lists policy.Lists)) (more bool, err error) {
 	if !s.present[t] {
 		return false, nil
 	}
-	cols := t.KeyColumn()
+	target := "NULL"
 	if t.TargetColumn() != "" {
-		cols += ", " + t.TargetColumn()
+		target = t.TargetColumn()
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s LIMIT ?", cols, t.Name())
+	q := fmt.Sprintf("SELECT %s, %s, %s FROM %s LIMIT ?", t.KeyColumn(), target, listsExpr(s.lists[t]), t.Name())
+	if s.layout == schema.Normalized && s.lists[t] {
+		// The legacy view has no lists column.
+		q = fmt.Sprintf("SELECT d.domain, r.target_value, r.lists FROM records r JOIN domains d ON d.domain_id = r.domain_id WHERE r.record_type = '%s' LIMIT ?", t.RecordType())
+	}
 	c, ok := s.conns.get()
 	if !ok {
 		return false, ErrClosed
@@ -52,10 +57,51 @@ func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string)) (mo
 		if n == limit {
 			return true, nil
 		}
-		var target string
-		if len(dest) > 1 {
-			target = text(dest[1])
+		fn(text(dest[0]), text(dest[1]), listsOf(dest[2]))
+	}
+}
+
+// ListTables reports whether the database has the lists and groups tables.
+func (s *Store) ListTables() bool { return s.listTables }
+
+// ScanListTable calls fn with the columns cols (SQL made by the caller from
+// schema constants) of every row of table, one of the lists and groups
+// tables, from one snapshot; a value is its text, "" for NULL. It reads
+// nothing from a database without those tables, or with a table dropped
+// since the store opened.
+func (s *Store) ScanListTable(table, cols string, fn func(vals []string)) error {
+	if !s.listTables {
+		return nil
+	}
+	c, ok := s.conns.get()
+	if !ok {
+		return ErrClosed
+	}
+	defer s.release(c)
+	if err := s.renew(c); err != nil {
+		return err
+	}
+	rows, err := c.c.QueryContext(context.Background(), fmt.Sprintf("SELECT %s FROM %s", cols, table), nil)
+	if err != nil {
+		if s.dropped(err) {
+			return nil
 		}
-		fn(text(dest[0]), target)
+		return fmt.Errorf("scan %s: %w", table, err)
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, len(rows.Columns()))
+	vals := make([]string, len(dest))
+	for {
+		err := rows.Next(dest)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", table, err)
+		}
+		for i, v := range dest {
+			vals[i] = text(v)
+		}
+		fn(vals)
 	}
 }

@@ -48,6 +48,9 @@ type Store struct {
 	mark    replicaMark
 	layout  schema.Layout
 	present [schema.NumTables]bool // which tables exist
+	lists   [schema.NumTables]bool // which have the lists column
+	// listTables: the database has the lists and groups tables.
+	listTables bool
 
 	conns   *connPool
 	all     []*conn
@@ -138,7 +141,20 @@ func (s *Store) inspect() error {
 			return fmt.Errorf("open %s: %w", s.path, err)
 		}
 		s.present[t] = n != 0
+		tbl := t.Name()
+		if s.layout == schema.Normalized {
+			tbl = "records"
+		}
+		if n, err = QueryInt(s.watcher, schema.HasListsQuery, tbl); err != nil {
+			return fmt.Errorf("open %s: %w", s.path, err)
+		}
+		s.lists[t] = n != 0
 	}
+	n, err := QueryInt(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN (?, ?, ?)", schema.ListsTable, schema.GroupsTable, schema.GroupClientsTable)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
+	s.listTables = n == 3
 	if s.dataVersion, err = QueryInt(s.watcher, "PRAGMA data_version"); err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}

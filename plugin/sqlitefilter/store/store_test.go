@@ -14,7 +14,7 @@ func has(t *testing.T, s *Store, table schema.Table, key string) bool {
 	var ok bool
 	if err := View(Shards{s}, func(src policy.Lookup) error {
 		var err error
-		ok, err = src.Has(table, key)
+		ok, err = policy.Has(src, table, key)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestStoreAfterCloseFails(t *testing.T) {
 	}
 	// A lookup fails when it takes its connection, at the first probe.
 	err = View(Shards{s}, func(l policy.Lookup) error {
-		_, err := l.Has(schema.BlockExact, "ads.example.com")
+		_, err := policy.Has(l, schema.BlockExact, "ads.example.com")
 		return err
 	})
 	if err != ErrClosed {

@@ -1,0 +1,235 @@
+package schema
+
+import (
+	"database/sql"
+	_ "embed"
+	"fmt"
+)
+
+//go:embed lists.sql
+var listsDDL string
+
+// The tables of named lists and client groups (lists.sql).
+const (
+	ListsTable        = "sqlitefilter_lists"
+	GroupsTable       = "sqlitefilter_groups"
+	GroupClientsTable = "sqlitefilter_group_clients"
+)
+
+// ListsColumn is the bitmask column of every rule table (per-type) or of
+// records (normalized): bit i is set when the row is in the list whose id is
+// i. A row written without it is in `default` (bit 0).
+const ListsColumn = "lists"
+
+// MaxLists is how many lists a database can hold: one bit each of a 64-bit
+// integer (bit 63 makes the SQLite integer negative).
+const MaxLists = 64
+
+// DefaultList is the name of list 0, which rows written without a list are in.
+const DefaultList = "default"
+
+// DefaultGroup is the group of clients in no other group.
+const DefaultGroup = "default"
+
+// ListTables are the tables that hold the lists column in layout l.
+func ListTables(l Layout) []string {
+	if l == Normalized {
+		return []string{"records"}
+	}
+	out := make([]string, len(Tables))
+	for i, t := range Tables {
+		out[i] = t.Name()
+	}
+	return out
+}
+
+// HasListsQuery returns one row: 1 when table (a table, not a view) has the
+// lists column, else 0.
+const HasListsQuery = `SELECT count(*) FROM sqlite_schema s, pragma_table_info(s.name) c
+  WHERE s.type = 'table' AND s.name = ? AND c.name = 'lists'`
+
+// Upgrade brings a database of either layout to lists: the lists column on
+// every rule table it has (ALTER TABLE … ADD COLUMN with a constant default
+// rewrites no row, so it is instant at any size, and every existing row reads
+// as in `default`) and the lists and groups tables. It is idempotent and runs
+// in one transaction; it reports whether it changed anything.
+//
+// A per-type table with the column has two columns, so a script that inserts
+// without naming its columns (INSERT INTO block_exact VALUES ('x')) must name
+// them from then on (INSERT INTO block_exact (Domain) VALUES ('x')), which
+// puts the row in `default`. The normalized layout's views are unchanged, so
+// there such a script keeps working as it is. That is why Create does not
+// upgrade: a database gets lists when its operator first uses them.
+//
+// Upgrade brings a file of any older version to Version: UpgradeAnswers
+// first (the block_ip tables, version 2), then the lists (version 3, which
+// it records when the file has sqlitefilter_meta). The two steps are two
+// transactions; each is idempotent, so an upgrade cut between them is
+// finished by the next.
+func Upgrade(db *sql.DB) (bool, error) {
+	answers, err := upgradeAnswers(db)
+	if err != nil {
+		return false, err
+	}
+	lists, err := change(db, true)
+	return answers || lists, err
+}
+
+// AddListTables creates the lists and groups tables without touching the
+// rule tables: what groups and pauses need, which work on a database whose
+// rows are all in `default`. It reports whether it created anything.
+func AddListTables(db *sql.DB) (bool, error) {
+	return change(db, false)
+}
+
+func change(db *sql.DB, column bool) (bool, error) {
+	l, err := Detect(db)
+	if err != nil {
+		return false, err
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	changed := false
+	for _, t := range ListTables(l) {
+		if !column {
+			break
+		}
+		isTable, has, err := listsColumn(tx, t)
+		if err != nil {
+			return false, fmt.Errorf("upgrade %s: %w", t, err)
+		}
+		if !isTable || has {
+			continue
+		}
+		if _, err := tx.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 1", t, ListsColumn)); err != nil {
+			return false, fmt.Errorf("upgrade %s: %w", t, err)
+		}
+		changed = true
+	}
+	n, err := listTablesPresent(tx)
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(listsDDL); err != nil {
+		return false, fmt.Errorf("create the lists tables: %w", err)
+	}
+	changed = changed || n < 3
+	if column {
+		bumped, err := recordVersion(tx, ListsVersion)
+		if err != nil {
+			return false, err
+		}
+		changed = changed || bumped
+	}
+	return changed, tx.Commit()
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryRow(q string, args ...any) *sql.Row
+}
+
+// listsColumn reports whether t is a table (not a view) and whether it has
+// the lists column.
+func listsColumn(db querier, t string) (isTable, has bool, err error) {
+	var n, c int
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", t).Scan(&n); err != nil || n == 0 {
+		return false, false, err
+	}
+	err = db.QueryRow(HasListsQuery, t).Scan(&c)
+	return true, c != 0, err
+}
+
+func listTablesPresent(db querier) (int, error) {
+	var n int
+	err := db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN (?, ?, ?)", ListsTable, GroupsTable, GroupClientsTable).Scan(&n)
+	return n, err
+}
+
+// HasListsColumn reports whether the rule tables of the database carry the
+// lists column (any one of them does: Upgrade adds it to all at once).
+func HasListsColumn(db *sql.DB) (bool, error) {
+	l, err := Detect(db)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range ListTables(l) {
+		_, has, err := listsColumn(db, t)
+		if err != nil || has {
+			return has, err
+		}
+	}
+	return false, nil
+}
+
+// HasListTables reports whether the lists and groups tables exist.
+func HasListTables(db *sql.DB) (bool, error) {
+	n, err := listTablesPresent(db)
+	return n == 3, err
+}
+
+// rowsSelect is a SELECT of every row of table t in database db ("main",
+// "src", …) of layout l as columns (k, v, m): the key, the target (NULL for
+// key-only tables) and the lists mask (1, i.e. `default`, when the database
+// has no lists column).
+func rowsSelect(db string, t Table, l Layout, lists bool) string {
+	target := "NULL"
+	if l == Normalized {
+		if t.TargetColumn() != "" {
+			target = "r.target_value"
+		}
+		m := "1"
+		if lists {
+			m = "r." + ListsColumn
+		}
+		return fmt.Sprintf("SELECT d.domain AS k, %s AS v, %s AS m FROM %s.records r JOIN %s.domains d ON d.domain_id = r.domain_id WHERE r.record_type = '%s'",
+			target, m, db, db, t.RecordType())
+	}
+	if t.TargetColumn() != "" {
+		target = t.TargetColumn()
+	}
+	m := "1"
+	if lists {
+		m = ListsColumn
+	}
+	return fmt.Sprintf("SELECT %s AS k, %s AS v, %s AS m FROM %s.%s", t.KeyColumn(), target, m, db, t.Name())
+}
+
+// copyListTables copies the lists and groups tables of the attached src into
+// main, which has them (empty but for `default`).
+func copyListTables(tx *sql.Tx) error {
+	for _, q := range []string{
+		"INSERT OR REPLACE INTO main." + ListsTable + " SELECT * FROM src." + ListsTable,
+		"INSERT INTO main." + GroupsTable + " SELECT * FROM src." + GroupsTable,
+		"INSERT INTO main." + GroupClientsTable + " SELECT * FROM src." + GroupClientsTable,
+	} {
+		if _, err := tx.Exec(q); err != nil {
+			return fmt.Errorf("copy the lists tables: %w", err)
+		}
+	}
+	return nil
+}
+
+// recordVersion records version v in sqlitefilter_meta when the file has
+// that table and an older version, and reports whether it did.
+func recordVersion(tx *sql.Tx, v int) (bool, error) {
+	var meta int
+	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlitefilter_meta'`).Scan(&meta); err != nil || meta == 0 {
+		return false, err
+	}
+	var cur int
+	err := tx.QueryRow(`SELECT CAST(value AS INTEGER) FROM sqlitefilter_meta WHERE key = 'schema_version'`).Scan(&cur)
+	if err != nil && err != sql.ErrNoRows {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	if cur >= v {
+		return false, nil
+	}
+	if _, err := tx.Exec(setVersionSQL, v); err != nil {
+		return false, fmt.Errorf("record schema version %d: %w", v, err)
+	}
+	return true, nil
+}
