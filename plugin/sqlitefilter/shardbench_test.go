@@ -20,8 +20,11 @@ func BenchmarkServeDNS(b *testing.B) {
 	benchServe(b, testkit.NewDB(b, schema.PerType, "wal", rows...))
 }
 
-func benchServe(b *testing.B, path string) {
-	c := newChain(b, path, "", false)
+func benchServe(b *testing.B, path string) { benchServeWith(b, path, "") }
+
+// benchServeWith is benchServe with Corefile options.
+func benchServeWith(b *testing.B, path, options string) {
+	c := newChain(b, path, options, false)
 	for _, name := range []string{"a.b.www.example.org.", "x.doubleclick.net."} {
 		b.Run(name, func(b *testing.B) {
 			m := new(dns.Msg)
@@ -73,5 +76,17 @@ func walMode(b *testing.B, path string) {
 	var mode string
 	if err := db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err != nil || mode != "wal" {
 		b.Fatalf("%s: journal mode %q, %v", path, mode, err)
+	}
+}
+
+// BenchmarkServeDNSJournalModes compares one file in WAL and in rollback-
+// journal mode with the verdict cache and the key filter off, so that every
+// query reads SQLite: the cost of the journal mode itself.
+func BenchmarkServeDNSJournalModes(b *testing.B) {
+	rows := rowsOf(wildcard("doubleclick.net"), exact("ads.example.com"), regexRows(`^track[0-9]+\.`))
+	for _, mode := range []string{"wal", "delete"} {
+		b.Run(mode, func(b *testing.B) {
+			benchServeWith(b, testkit.NewDB(b, schema.PerType, mode, rows...), "cache_size 0\nbloom_max_memory 0")
+		})
 	}
 }
