@@ -14,7 +14,7 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
-// The whole decision (SPEC §3–4) through the real binary, over UDP and TCP:
+// The whole decision and the blocked answers through the real binary, over UDP and TCP:
 // a representative subset of the in-process conformance suite
 // (plugin/sqlitefilter/conformance_test.go), for what only the real server
 // shows: the alias lookup re-entering the chain, forward behind the plugin,
