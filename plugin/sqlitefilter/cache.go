@@ -8,8 +8,8 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 )
 
-// verdictCache remembers recent verdicts by canonical name and the scope
-// (the lists that apply to the client) they were decided in. An entry is
+// verdictCache remembers recent verdicts by canonical name, with the scope
+// (the lists that apply to the client) each was decided in. An entry is
 // served only while the store, its generation and the in-memory rules (the
 // regex set, rebuilt by the loader after a change) are the ones it was decided
 // under: Generation changes with every committed change Refresh notices (and
@@ -27,23 +27,23 @@ type verdictCache struct {
 	perShard int
 }
 
+// cacheShard maps a name to the verdict last decided for it, in the scope
+// the entry names. The key is the name alone: a map keyed by a struct hashes
+// it through a generic function whose frame grew the goroutine stack of
+// every query (a query starts on a fresh, small stack), where a string key
+// hashes in the runtime's own assembly. Clients of different scopes asking
+// the same name take turns in its entry.
 type cacheShard struct {
 	mu sync.Mutex
-	m  map[cacheKey]cacheEntry
+	m  map[string]cacheEntry
 	_  [40]byte // keeps neighbouring shards' locks off one cache line
-}
-
-// cacheKey is a name and the scope of the client it was decided for: two
-// groups with the same lists share their entries.
-type cacheKey struct {
-	name  string
-	scope policy.Scope
 }
 
 type cacheEntry struct {
 	store *store.Store
 	gen   uint64
 	rules *loaded // the in-memory rules (regex set) the verdict was decided with
+	scope policy.Scope
 	v     policy.Verdict
 }
 
@@ -60,7 +60,7 @@ func newVerdictCache(size int) *verdictCache {
 	per := (size + cacheShards - 1) / cacheShards
 	c := &verdictCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, cacheShards), perShard: per}
 	for i := range c.shards {
-		c.shards[i].m = make(map[cacheKey]cacheEntry, per)
+		c.shards[i].m = make(map[string]cacheEntry, per)
 	}
 	return c
 }
@@ -77,9 +77,9 @@ func (c *verdictCache) get(s *store.Store, gen uint64, rs *loaded, sc policy.Sco
 	}
 	sh := c.shard(name)
 	sh.mu.Lock()
-	e, ok := sh.m[cacheKey{name, sc}]
+	e, ok := sh.m[name]
 	sh.mu.Unlock()
-	if !ok || e.store != s || e.gen != gen || e.rules != rs {
+	if !ok || e.store != s || e.gen != gen || e.rules != rs || e.scope != sc {
 		return policy.Verdict{}, false
 	}
 	return e.v, true
@@ -91,15 +91,14 @@ func (c *verdictCache) put(s *store.Store, gen uint64, rs *loaded, sc policy.Sco
 	if c == nil {
 		return
 	}
-	key := cacheKey{name, sc}
 	sh := c.shard(name)
 	sh.mu.Lock()
-	if _, ok := sh.m[key]; !ok && len(sh.m) >= c.perShard {
+	if _, ok := sh.m[name]; !ok && len(sh.m) >= c.perShard {
 		for k := range sh.m {
 			delete(sh.m, k)
 			break
 		}
 	}
-	sh.m[key] = cacheEntry{store: s, gen: gen, rules: rs, v: v}
+	sh.m[name] = cacheEntry{store: s, gen: gen, rules: rs, scope: sc, v: v}
 	sh.mu.Unlock()
 }
