@@ -2,7 +2,6 @@ package main
 
 import (
 	"database/sql"
-	"flag"
 	"fmt"
 	"regexp"
 
@@ -20,46 +19,38 @@ const maxShown = 10
 // compile, an address that does not parse) is skipped by the plugin. It
 // fails when it finds anything.
 func runCheck(args []string) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	pos, err := parseN(fs, args, 1, 1, "DB")
-	if err != nil {
-		return err
-	}
-	db, err := openReadOnly(pos[0])
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	problems, err := checkIntegrity(db)
-	if err != nil {
-		return err
-	}
-	present, err := schema.Present(db.DB)
-	if err != nil {
-		return err
-	}
-	for _, t := range schema.Tables {
-		if !present[t] {
-			continue
-		}
-		n, err := checkRows(db.DB, t)
+	return onDatabase("check", args, openReadOnly, func(db *database) error {
+		problems, err := checkIntegrity(db)
 		if err != nil {
 			return err
 		}
-		problems += n
-	}
-	if db.layout == schema.Normalized {
-		n, err := checkNormalized(db.DB)
+		present, err := schema.Present(db.DB)
 		if err != nil {
 			return err
 		}
-		problems += n
-	}
-	if problems > 0 {
-		return fmt.Errorf("%s: %d problems", pos[0], problems)
-	}
-	fmt.Printf("%s: ok (%s layout)\n", pos[0], db.layout)
-	return nil
+		for _, t := range schema.Tables {
+			if !present[t] {
+				continue
+			}
+			n, err := checkRows(db.DB, t)
+			if err != nil {
+				return err
+			}
+			problems += n
+		}
+		if db.layout == schema.Normalized {
+			n, err := checkNormalized(db.DB)
+			if err != nil {
+				return err
+			}
+			problems += n
+		}
+		if problems > 0 {
+			return fmt.Errorf("%s: %d problems", db.path, problems)
+		}
+		fmt.Printf("%s: ok (%s layout)\n", db.path, db.layout)
+		return nil
+	})
 }
 
 func checkIntegrity(db *database) (int, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"flag"
 	"fmt"
 	"os"
 
@@ -66,4 +67,21 @@ func openDB(path, params string) (*database, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return &database{DB: db, path: path, layout: l, lists: lists}, nil
+}
+
+// onDatabase runs a command whose only argument is DB: it parses the
+// arguments of command name, opens DB with open (openDatabase or
+// openReadOnly), runs fn on it and closes it.
+func onDatabase(name string, args []string, open func(string) (*database, error), fn func(*database) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	pos, err := parseN(fs, args, 1, 1, "DB")
+	if err != nil {
+		return err
+	}
+	db, err := open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
 }

@@ -22,24 +22,16 @@ var stdout io.Writer = os.Stdout
 // runUpgrade gives a database the lists column and the lists and groups
 // tables (schema.Upgrade); every row is then in `default`.
 func runUpgrade(args []string) error {
-	fs := flag.NewFlagSet("upgrade", flag.ContinueOnError)
-	pos, err := parseN(fs, args, 1, 1, "DB")
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(pos[0])
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	changed, err := upgrade(db)
-	if err != nil {
-		return err
-	}
-	if !changed {
-		fmt.Fprintf(stdout, "%s already has lists\n", db.path)
-	}
-	return db.Close()
+	return onDatabase("upgrade", args, openDatabase, func(db *database) error {
+		changed, err := upgrade(db)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			fmt.Fprintf(stdout, "%s already has lists\n", db.path)
+		}
+		return db.Close()
+	})
 }
 
 // upgrade runs schema.Upgrade and says what it changed.
@@ -286,42 +278,34 @@ func isNoSuchTable(err error) bool {
 
 // runLists prints every list.
 func runLists(args []string) error {
-	fs := flag.NewFlagSet("lists", flag.ContinueOnError)
-	pos, err := parseN(fs, args, 1, 1, "DB")
-	if err != nil {
-		return err
-	}
-	db, err := openReadOnly(pos[0])
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tENABLED\tURL\tFORMAT")
-	if ok, err := schema.HasListTables(db.DB); err != nil {
-		return err
-	} else if !ok {
-		fmt.Fprintf(tw, "0\t%s\tyes\t\t\n", schema.DefaultList)
-		return tw.Flush()
-	}
-	rows, err := db.Query("SELECT id, name, enabled, coalesce(url, ''), coalesce(format, '') FROM sqlitefilter_lists ORDER BY id")
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int
-		var name, url, format string
-		var enabled bool
-		if err := rows.Scan(&id, &name, &enabled, &url, &format); err != nil {
+	return onDatabase("lists", args, openReadOnly, func(db *database) error {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tENABLED\tURL\tFORMAT")
+		if ok, err := schema.HasListTables(db.DB); err != nil {
+			return err
+		} else if !ok {
+			fmt.Fprintf(tw, "0\t%s\tyes\t\t\n", schema.DefaultList)
+			return tw.Flush()
+		}
+		rows, err := db.Query("SELECT id, name, enabled, coalesce(url, ''), coalesce(format, '') FROM sqlitefilter_lists ORDER BY id")
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", id, name, map[bool]string{true: "yes", false: "no"}[enabled], url, format)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return tw.Flush()
+		defer rows.Close()
+		for rows.Next() {
+			var id int
+			var name, url, format string
+			var enabled bool
+			if err := rows.Scan(&id, &name, &enabled, &url, &format); err != nil {
+				return err
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", id, name, map[bool]string{true: "yes", false: "no"}[enabled], url, format)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return tw.Flush()
+	})
 }
 
 // multiArgs parses `NAME --client A B --lists L M` style arguments: each
@@ -493,80 +477,72 @@ func removeGroup(db *database, name string) error {
 
 // runGroups prints every group, its lists and clients, and its pause.
 func runGroups(args []string) error {
-	fs := flag.NewFlagSet("groups", flag.ContinueOnError)
-	pos, err := parseN(fs, args, 1, 1, "DB")
-	if err != nil {
-		return err
-	}
-	db, err := openReadOnly(pos[0])
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tLISTS\tCLIENTS\tPAUSED UNTIL")
-	if ok, err := schema.HasListTables(db.DB); err != nil || !ok {
-		if err == nil {
-			fmt.Fprintf(tw, "%s\t(every enabled list)\t(everyone)\t\n", schema.DefaultGroup)
-			return tw.Flush()
-		}
-		return err
-	}
-	names := map[int]string{}
-	rows, err := db.Query("SELECT id, name FROM sqlitefilter_lists")
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int
-		var n string
-		if err := rows.Scan(&id, &n); err != nil {
-			rows.Close()
+	return onDatabase("groups", args, openReadOnly, func(db *database) error {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tLISTS\tCLIENTS\tPAUSED UNTIL")
+		if ok, err := schema.HasListTables(db.DB); err != nil || !ok {
+			if err == nil {
+				fmt.Fprintf(tw, "%s\t(every enabled list)\t(everyone)\t\n", schema.DefaultGroup)
+				return tw.Flush()
+			}
 			return err
 		}
-		names[id] = n
-	}
-	rows.Close()
-	rows, err = db.Query(`SELECT g.name, g.lists, g.paused_until, coalesce(group_concat(c.prefix, ' '), '')
-		FROM sqlitefilter_groups g LEFT JOIN sqlitefilter_group_clients c ON c.group_name = g.name
-		GROUP BY g.name ORDER BY g.name`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	hasDefault := false
-	for rows.Next() {
-		var name, clients string
-		var mask, until int64
-		if err := rows.Scan(&name, &mask, &until, &clients); err != nil {
+		names := map[int]string{}
+		rows, err := db.Query("SELECT id, name FROM sqlitefilter_lists")
+		if err != nil {
 			return err
 		}
-		hasDefault = hasDefault || name == schema.DefaultGroup
-		var ls []string
-		for m := policy.Lists(uint64(mask)); m != 0; m &= m - 1 {
-			if n, ok := names[m.First()]; ok {
-				ls = append(ls, n)
+		for rows.Next() {
+			var id int
+			var n string
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return err
 			}
+			names[id] = n
 		}
-		paused := ""
-		if until > time.Now().UnixMilli() {
-			paused = time.UnixMilli(until).Format(time.RFC3339)
+		rows.Close()
+		rows, err = db.Query(`SELECT g.name, g.lists, g.paused_until, coalesce(group_concat(c.prefix, ' '), '')
+			FROM sqlitefilter_groups g LEFT JOIN sqlitefilter_group_clients c ON c.group_name = g.name
+			GROUP BY g.name ORDER BY g.name`)
+		if err != nil {
+			return err
 		}
-		if name == schema.DefaultGroup {
-			clients = "(everyone else)"
-			if mask == -1 {
-				ls = []string{"(every enabled list)"}
+		defer rows.Close()
+		hasDefault := false
+		for rows.Next() {
+			var name, clients string
+			var mask, until int64
+			if err := rows.Scan(&name, &mask, &until, &clients); err != nil {
+				return err
 			}
+			hasDefault = hasDefault || name == schema.DefaultGroup
+			var ls []string
+			for m := policy.Lists(uint64(mask)); m != 0; m &= m - 1 {
+				if n, ok := names[m.First()]; ok {
+					ls = append(ls, n)
+				}
+			}
+			paused := ""
+			if until > time.Now().UnixMilli() {
+				paused = time.UnixMilli(until).Format(time.RFC3339)
+			}
+			if name == schema.DefaultGroup {
+				clients = "(everyone else)"
+				if mask == -1 {
+					ls = []string{"(every enabled list)"}
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, strings.Join(ls, " "), clients, paused)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, strings.Join(ls, " "), clients, paused)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if !hasDefault {
-		fmt.Fprintf(tw, "%s\t(every enabled list)\t(everyone else)\t\n", schema.DefaultGroup)
-	}
-	return tw.Flush()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if !hasDefault {
+			fmt.Fprintf(tw, "%s\t(every enabled list)\t(everyone else)\t\n", schema.DefaultGroup)
+		}
+		return tw.Flush()
+	})
 }
 
 // runPause turns a group's blocks off for a duration; the pause ends by

@@ -43,25 +43,9 @@ DATA=$WORK/data
 OUT=$WORK/ready-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$BIN" "$DATA" "$OUT"
 RAW=$OUT/raw.tsv
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$ROOT/test/bench/lib.sh"
 
-PIDS=()
-stop() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-cleanup() { local p; for p in "${PIDS[@]}"; do stop "$p"; done; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-PRE_SUT=(taskset -c "$SUT_CPU")
-PRE_LOAD=(taskset -c "$LOAD_CPU")
-if [ -n "$NICE" ]; then PRE_SUT=(nice -n "$NICE" "${PRE_SUT[@]}"); PRE_LOAD=(nice -n "$NICE" "${PRE_LOAD[@]}"); fi
-
-command -v dnsperf > /dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf > /dev/null; } || die "no dnsperf"
 log "building CoreDNS with sqlitefilter, the admin command and benchtool"
 (cd "$ROOT" && go build -o "$BIN/coredns" ./build/coredns && go build -o "$BIN/sqlitefilter" ./cmd/sqlitefilter &&
 	go build -o "$BIN/benchtool" ./test/bench/benchtool) || die "build failed"
