@@ -40,8 +40,12 @@ func FreePort(t testing.TB) int {
 }
 
 // DeadAddr returns a loopback address where nothing listens, UDP nor TCP:
-// an upstream that never answers.
+// an upstream that never answers. A port found free on 127.0.0.1 may be
+// taken by another test's server a moment later (it would then answer, and
+// not as the test expects); every server here binds 127.0.0.1, so the same
+// port on another address of 127.0.0.0/8, which Linux routes to loopback
+// too, stays dead.
 func DeadAddr(t testing.TB) string {
 	t.Helper()
-	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	return fmt.Sprintf("127.0.9.%d:%d", 1+FreePort(t)%250, FreePort(t))
 }
