@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -93,4 +94,64 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestViewPerGroupEndToEnd: the Corefile way, CoreDNS's view plugin picking
+// a server block (and so a database) by client, combined with the groups of
+// the database it picks. 127.0.0.2 and 127.0.0.3 reach the block of
+// kids.db; in kids.db, 127.0.0.2 is in the group strict (lists default and
+// strict) and everyone else in its group default (list default only).
+// Everyone else reaches the block of everyone.db.
+func TestViewPerGroupEndToEnd(t *testing.T) {
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	kids := testkit.NewDB(t, schema.PerType, "wal")
+	rw := testkit.OpenRW(t, kids)
+	if _, err := schema.Upgrade(rw); err != nil {
+		t.Fatal(err)
+	}
+	rw.Close()
+	testkit.ExecSQL(t, kids,
+		"INSERT INTO block_wildcard (Domain) VALUES ('games.test')",
+		"INSERT INTO sqlitefilter_lists (id, name) VALUES (1, 'strict')",
+		"INSERT INTO block_exact (Domain, lists) VALUES ('video.test', 2)",
+		"INSERT INTO sqlitefilter_groups (name, lists) VALUES ('strict', 3), ('default', 1)",
+		"INSERT INTO sqlitefilter_group_clients VALUES ('127.0.0.2/32', 'strict')")
+	everyone := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockExact("legacy.test")...)
+	srv := startServer(t, fmt.Sprintf(`.:{PORT} {
+    bind 127.0.0.1
+    view kids {
+        expr incidr(client_ip(), '127.0.0.2/31')
+    }
+    sqlitefilter %s
+    forward . %s
+}
+.:{PORT} {
+    bind 127.0.0.1
+    sqlitefilter %s
+    forward . %s
+}
+`, kids, up.Addr, everyone, up.Addr))
+	tests := []struct{ from, name, want string }{
+		{"127.0.0.2", "www.games.test.", "0.0.0.0"},
+		{"127.0.0.2", "video.test.", "0.0.0.0"},
+		{"127.0.0.2", "legacy.test.", upstreamA},
+		{"127.0.0.3", "www.games.test.", "0.0.0.0"},
+		{"127.0.0.3", "video.test.", upstreamA},
+		{"127.0.0.1", "legacy.test.", "0.0.0.0"},
+		{"127.0.0.1", "www.games.test.", upstreamA},
+		{"127.0.0.1", "video.test.", upstreamA},
+	}
+	// Both blocks must have their files open and their rules loaded before
+	// the table is checked.
+	if !testkit.Poll(20*time.Second, func() bool {
+		return queryFrom(t, srv.Addr, "127.0.0.2", "x.games.test.", "") == "0.0.0.0" &&
+			queryFrom(t, srv.Addr, "127.0.0.1", "legacy.test.", "") == "0.0.0.0"
+	}) {
+		t.Fatalf("the two blocks never both filtered:\n%s", srv.Output())
+	}
+	for _, tc := range tests {
+		if got := queryFrom(t, srv.Addr, tc.from, tc.name, ""); got != tc.want {
+			t.Errorf("%s from %s = %s, want %s", tc.name, tc.from, got, tc.want)
+		}
+	}
 }
