@@ -427,3 +427,39 @@ func BenchmarkDecideGroups(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecideDistinct measures decisions of names never asked before,
+// as a resolver sees them under a load of all-distinct names: the Bloom
+// filter in front, the verdict cache full (100,000 entries of other
+// names), 10 % of the names blocked (under a block_wildcard row, so SQLite
+// is asked) and 90 % in no table. No name repeats within the run, so the
+// cache never answers: this is the cost of the cache's misses and churn.
+//
+//	go test -run '^$' -bench DecideDistinct -count 5 ./plugin/sqlitefilter/
+func BenchmarkDecideDistinct(b *testing.B) {
+	const cacheSize = 100000
+	f := benchFilter(b, cacheSize, 256<<20, 1)
+	rows := benchRows()
+	r := rand.New(rand.NewPCG(3, 4))
+	name := func(i int) string {
+		if i%10 == 0 {
+			return fmt.Sprintf("q%d.", i) + benchRowName(2*r.IntN(rows/2)+1)
+		}
+		return fmt.Sprintf("x%d.cdn.m%d.site%d.net", i, r.IntN(100), r.IntN(1000))
+	}
+	for i := range cacheSize { // fills the cache with SQLite-decided verdicts
+		f.decide(fmt.Sprintf("fill%d.", i)+benchRowName(2*r.IntN(rows/2)+1), f.currentRules(), new(decideStats))
+	}
+	names := make([]string, 1<<20)
+	for i := range names {
+		names[i] = name(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if i == len(names) {
+			b.Fatal("more iterations than distinct names: raise the count or lower -benchtime")
+		}
+		f.decide(names[i], f.currentRules(), new(decideStats))
+	}
+}
