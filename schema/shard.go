@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
+	"strings"
 )
 
 // ShardOf returns the shard, from 0 to n-1, that holds the row whose key is
@@ -98,10 +100,19 @@ func split(ctx context.Context, src string, tmps []string) error {
 		return err
 	}
 	defer in.Close()
-	if _, err := Detect(in); err != nil {
+	layout, err := Detect(in)
+	if err != nil {
 		return err
 	}
 	present, err := Present(in)
+	if err != nil {
+		return err
+	}
+	lists, err := HasListsColumn(in)
+	if err != nil {
+		return err
+	}
+	listTables, err := HasListTables(in)
 	if err != nil {
 		return err
 	}
@@ -129,12 +140,28 @@ func split(ctx context.Context, src string, tmps []string) error {
 		if _, err := db.Exec("PRAGMA synchronous=OFF"); err != nil {
 			return err
 		}
+		// Every shard's rows keep their lists; the lists and groups
+		// themselves are read from shard 0, like the in-memory tables.
+		switch {
+		case lists && i == 0:
+			if _, err := Upgrade(db); err != nil {
+				return fmt.Errorf("lists in %s: %w", tmp, err)
+			}
+		case lists:
+			if err := addListsColumns(db); err != nil {
+				return fmt.Errorf("lists in %s: %w", tmp, err)
+			}
+		case listTables && i == 0:
+			if _, err := AddListTables(db); err != nil {
+				return fmt.Errorf("lists in %s: %w", tmp, err)
+			}
+		}
 	}
 	for _, t := range Tables {
 		if !present[t] {
 			continue
 		}
-		if err := splitTable(ctx, in, t, shards); err != nil {
+		if err := splitTable(ctx, in, t, layout, lists, shards); err != nil {
 			return fmt.Errorf("%s: %w", t, err)
 		}
 	}
@@ -142,6 +169,13 @@ func split(ctx context.Context, src string, tmps []string) error {
 		if err := w.commit(); err != nil {
 			return err
 		}
+	}
+	if listTables {
+		if err := copyRowsOf(ctx, in, shards[0].db, ListsTable, GroupsTable, GroupClientsTable); err != nil {
+			return err
+		}
+	}
+	for _, w := range shards {
 		if err := w.db.Close(); err != nil {
 			return err
 		}
@@ -149,27 +183,27 @@ func split(ctx context.Context, src string, tmps []string) error {
 	return nil
 }
 
-// splitTable streams table t of in into the shards.
-func splitTable(ctx context.Context, in *sql.DB, t Table, shards []*shardWriter) error {
-	cols := t.columns()
-	rows, err := in.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s", cols, t.Name()))
+// splitTable streams table t of in (of layout l; with the lists column when
+// lists) into the shards.
+func splitTable(ctx context.Context, in *sql.DB, t Table, l Layout, lists bool, shards []*shardWriter) error {
+	rows, err := in.QueryContext(ctx, rowsSelect("main", t, l, lists))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	params := "?"
+	cols, params := t.columns(), "?"
 	if t.TargetColumn() != "" {
 		params = "?, ?"
+	}
+	if lists {
+		cols, params = cols+", "+ListsColumn, params+", ?"
 	}
 	insert := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", t.Name(), cols, params)
 	for rows.Next() {
 		var key string
 		var target sql.NullString
-		dest := []any{&key}
-		if t.TargetColumn() != "" {
-			dest = append(dest, &target)
-		}
-		if err := rows.Scan(dest...); err != nil {
+		var mask int64
+		if err := rows.Scan(&key, &target, &mask); err != nil {
 			return err
 		}
 		w := shards[0]
@@ -180,11 +214,116 @@ func splitTable(ctx context.Context, in *sql.DB, t Table, shards []*shardWriter)
 		if t.TargetColumn() != "" {
 			args = append(args, target)
 		}
+		if lists {
+			args = append(args, mask)
+		}
 		if err := w.insert(t, insert, args); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// addListsColumns gives every rule table of a per-type database the lists
+// column, without the lists and groups tables.
+func addListsColumns(db *sql.DB) error {
+	for _, t := range ListTables(PerType) {
+		if _, err := db.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 1", t, ListsColumn)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyRowsOf copies every row of the named tables of in into the same
+// tables of out, by the columns the two have in common (out's tables were
+// created by this version, in's by any).
+func copyRowsOf(ctx context.Context, in, out *sql.DB, tables ...string) error {
+	// Read before the transaction: out may have a single connection.
+	cols := make([][]string, len(tables))
+	for i, table := range tables {
+		var err error
+		if cols[i], err = commonColumns(in, out, table); err != nil {
+			return fmt.Errorf("%s: %w", table, err)
+		}
+	}
+	tx, err := out.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for i, table := range tables {
+		if err := copyRows(ctx, in, tx, table, cols[i]); err != nil {
+			return fmt.Errorf("%s: %w", table, err)
+		}
+	}
+	return tx.Commit()
+}
+
+func copyRows(ctx context.Context, in *sql.DB, tx *sql.Tx, table string, cols []string) error {
+	list := strings.Join(cols, ", ")
+	rows, err := in.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s", list, table))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	params := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+	st, err := tx.Prepare(fmt.Sprintf("INSERT OR REPLACE INTO %s (%s) VALUES (%s)", table, list, params))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if _, err := st.Exec(vals...); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// commonColumns are the columns of table that both in and out have, in
+// in's order.
+func commonColumns(in, out *sql.DB, table string) ([]string, error) {
+	have, err := columnsOf(out, table)
+	if err != nil {
+		return nil, err
+	}
+	src, err := columnsOf(in, table)
+	if err != nil {
+		return nil, err
+	}
+	var cols []string
+	for _, c := range src {
+		if slices.Contains(have, c) {
+			cols = append(cols, c)
+		}
+	}
+	return cols, nil
+}
+
+func columnsOf(db *sql.DB, table string) ([]string, error) {
+	rows, err := db.Query("SELECT name FROM pragma_table_info(?)", table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
 }
 
 func (w *shardWriter) insert(t Table, query string, args []any) error {

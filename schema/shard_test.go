@@ -175,3 +175,73 @@ func journalMode(t *testing.T, path string) string {
 	}
 	return mode
 }
+
+// A file with lists splits into shards whose rows keep their lists, with the
+// lists and groups in shard 0 (where the plugin reads them) and nowhere else.
+func TestSplitKeepsListsAndGroups(t *testing.T) {
+	for _, layout := range layouts {
+		t.Run(layout.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "src.db")
+			testkit.CreateDB(t, src, layout, "wal")
+			rw := testkit.OpenRW(t, src)
+			if _, err := schema.Upgrade(rw); err != nil {
+				t.Fatal(err)
+			}
+			rw.Close()
+			names := []string{"doubleclick.net", "example.com", "tracker.example", "x.y.z", "ads.example.org"}
+			for i, n := range names {
+				testkit.ExecSQL(t, src, fmt.Sprintf("INSERT INTO block_wildcard (Domain) VALUES ('%s')", n))
+				mask := fmt.Sprint(1 << (i % 3))
+				if layout == schema.Normalized {
+					testkit.ExecSQL(t, src, "UPDATE records SET lists = "+mask+" WHERE domain_id = (SELECT domain_id FROM domains WHERE domain = '"+n+"')")
+				} else {
+					testkit.ExecSQL(t, src, "UPDATE block_wildcard SET lists = "+mask+" WHERE Domain = '"+n+"'")
+				}
+			}
+			testkit.ExecSQL(t, src,
+				"INSERT INTO sqlitefilter_lists (id, name, enabled, url, format) VALUES (1, 'ads', 0, 'https://lists.example/ads.txt', 'hosts'), (2, 'kids', 1, NULL, NULL)",
+				"INSERT INTO sqlitefilter_groups (name, lists, paused_until) VALUES ('kids', 5, 42)",
+				"INSERT INTO sqlitefilter_group_clients VALUES ('10.1.0.0/16', 'kids')")
+			const n = 3
+			var dsts []string
+			for i := range n {
+				dsts = append(dsts, filepath.Join(dir, fmt.Sprintf("shard-%d.db", i)))
+			}
+			if err := schema.Split(src, dsts); err != nil {
+				t.Fatal(err)
+			}
+			for i, n := range names {
+				shard := dsts[schema.ShardOf(n, len(dsts))]
+				if got, want := queryString(t, shard, "SELECT lists FROM block_wildcard WHERE Domain = '"+n+"'"), fmt.Sprint(1<<(i%3)); got != want {
+					t.Errorf("%s: lists %s in its shard, want %s", n, got, want)
+				}
+			}
+			for q, want := range map[string]string{
+				"SELECT group_concat(id || ':' || name || ':' || enabled || ':' || coalesce(url, '') || ':' || coalesce(format, ''), ' ') FROM (SELECT * FROM sqlitefilter_lists ORDER BY id)": "0:default:1:: 1:ads:0:https://lists.example/ads.txt:hosts 2:kids:1::",
+				"SELECT name || ':' || lists || ':' || paused_until FROM sqlitefilter_groups":                                                                                              "kids:5:42",
+				"SELECT prefix || ':' || group_name FROM sqlitefilter_group_clients":                                                                                                       "10.1.0.0/16:kids",
+			} {
+				if got := queryString(t, dsts[0], q); got != want {
+					t.Errorf("shard 0: %s = %q, want %q", q, got, want)
+				}
+			}
+			for _, dst := range dsts[1:] {
+				if got := queryString(t, dst, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'sqlitefilter_group%' OR name = 'sqlitefilter_lists'"); got != "0" {
+					t.Errorf("%s has %s lists tables, want none (shard 0 holds them)", dst, got)
+				}
+			}
+		})
+	}
+}
+
+func queryString(t *testing.T, path, q string) string {
+	t.Helper()
+	db := testkit.OpenRO(t, path)
+	defer db.Close()
+	var s string
+	if err := db.QueryRow(q).Scan(&s); err != nil {
+		t.Fatalf("%s: %s: %v", path, q, err)
+	}
+	return s
+}
