@@ -173,14 +173,51 @@ func TestEncryptedTransportsApplyTheSamePolicy(t *testing.T) {
 		exchange exchangeFunc
 	}{
 		{"udp", udpExchange(srv.Addr)},
-		{"dot", dotExchange(addr(0), cert)},
-		{"dohpost", dohExchange(addr(1), cert, http.MethodPost)},
-		{"dohget", dohExchange(addr(1), cert, http.MethodGet)},
+		{"dot", dotExchange(addr(0), cert, dialFrom)},
+		{"dohpost", dohExchange(addr(1), cert, http.MethodPost, dialFrom)},
+		{"dohget", dohExchange(addr(1), cert, http.MethodGet, dialFrom)},
 		{"doh3", doh3Exchange(addr(2), cert)},
 		{"doq", doqExchange(addr(3), cert)},
 		{"grpc", grpcExchange(addr(4), cert)},
 	}
 	for _, tr := range transports {
 		t.Run(tr.label, func(t *testing.T) { checkPolicy(t, tr.label, tr.exchange, up) })
+	}
+}
+
+// TestProxyProtocolNamesTheClientBehindALoadBalancer: with proxyproto
+// trusting 127.0.0.1, a DoT or DoH connection from there that starts with a
+// PROXY header is decided for the client the header names; the same header
+// from any other source is ignored, so a client cannot pick its group.
+func TestProxyProtocolNamesTheClientBehindALoadBalancer(t *testing.T) {
+	up := testkit.StartUpstream(t, upstreamRecipe)
+	db := groupsDB(t)
+	cert := newTestCert(t)
+	ready := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	blocks := []encryptedBlock{{"tls", testkit.FreePort(t)}, {"https", testkit.FreePort(t)}}
+	proxy := "    proxyproto {\n        allow 127.0.0.1/32\n    }\n"
+	srv := startServer(t, encryptedCorefile(db, up.Addr, ready, cert, proxy, blocks))
+	waitReady(t, ready)
+	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", blocks[i].port) }
+
+	trusted, untrusted := dialProxied("127.0.0.1"), dialProxied("127.0.0.3")
+	checkPolicy(t, "dotproxied", dotExchange(addr(0), cert, trusted), up)
+	checkPolicy(t, "dohproxied", dohExchange(addr(1), cert, http.MethodPost, trusted), up)
+	for _, tc := range []struct {
+		label    string
+		exchange exchangeFunc
+	}{
+		{"dotspoofed", dotExchange(addr(0), cert, untrusted)},
+		{"dohspoofed", dohExchange(addr(1), cert, http.MethodPost, untrusted)},
+	} {
+		label, exchange := tc.label, tc.exchange
+		name := label + ".legacy.test."
+		m := new(dns.Msg).SetQuestion(name, dns.TypeA)
+		m.SetEdns0(1232, false)
+		r, err := exchange("127.0.0.1", m)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", label, err, srv.Output())
+		}
+		checkBlocked(t, label, name, r)
 	}
 }

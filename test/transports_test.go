@@ -112,19 +112,62 @@ func udpExchange(addr string) exchangeFunc {
 	}
 }
 
-// dotExchange is DNS over TLS (RFC 7858).
-func dotExchange(addr string, cert testCert) exchangeFunc {
-	return func(from string, m *dns.Msg) (*dns.Msg, error) {
-		c := &dns.Client{Net: "tcp-tls", Timeout: exchangeTimeout, TLSConfig: cert.clientTLS(), Dialer: tcpFrom(from)}
-		r, _, err := c.Exchange(m, addr)
-		return r, err
+// dialFunc opens a TCP connection to addr.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// dialFrom dials from the loopback address from.
+func dialFrom(from string) dialFunc { return tcpFrom(from).DialContext }
+
+// dialProxied dials from the loopback address src, as a load balancer
+// would, and starts the connection with a PROXY protocol (v1) header that
+// names client as the source.
+func dialProxied(src string) func(client string) dialFunc {
+	return func(client string) dialFunc {
+		return func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := tcpFrom(src).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			dst := c.RemoteAddr().(*net.TCPAddr)
+			if _, err := fmt.Fprintf(c, "PROXY TCP4 %s %s 40000 %d\r\n", client, dst.IP, dst.Port); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("write PROXY header: %w", err)
+			}
+			return c, nil
+		}
 	}
 }
 
-// dohExchange is DNS over HTTPS (RFC 8484) on HTTP/2, with POST or GET.
-func dohExchange(addr string, cert testCert, method string) exchangeFunc {
+// dotExchange is DNS over TLS (RFC 7858) on a connection dial(from) opens.
+func dotExchange(addr string, cert testCert, dial func(from string) dialFunc) exchangeFunc {
 	return func(from string, m *dns.Msg) (*dns.Msg, error) {
-		tr := &http.Transport{TLSClientConfig: cert.clientTLS(), DialContext: tcpFrom(from).DialContext, ForceAttemptHTTP2: true}
+		ctx, cancel := context.WithTimeout(context.Background(), exchangeTimeout)
+		defer cancel()
+		c, err := dial(from)(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s: %w", addr, err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(exchangeTimeout))
+		cfg := cert.clientTLS()
+		cfg.ServerName = "127.0.0.1"
+		co := &dns.Conn{Conn: tls.Client(c, cfg)}
+		if err := co.WriteMsg(m); err != nil {
+			return nil, fmt.Errorf("write query: %w", err)
+		}
+		r, err := co.ReadMsg()
+		if err != nil {
+			return nil, fmt.Errorf("read reply: %w", err)
+		}
+		return r, nil
+	}
+}
+
+// dohExchange is DNS over HTTPS (RFC 8484) on HTTP/2, with POST or GET, on
+// a connection dial(from) opens.
+func dohExchange(addr string, cert testCert, method string, dial func(from string) dialFunc) exchangeFunc {
+	return func(from string, m *dns.Msg) (*dns.Msg, error) {
+		tr := &http.Transport{TLSClientConfig: cert.clientTLS(), DialContext: dial(from), ForceAttemptHTTP2: true}
 		defer tr.CloseIdleConnections()
 		return httpExchange(&http.Client{Transport: tr, Timeout: exchangeTimeout}, "https://"+addr, method, m, 2)
 	}
