@@ -30,14 +30,15 @@ type encryptedBlock struct {
 // once every instance has its database open and its rules built. The zone
 // of each key is the root: the bind plugin, not the key, picks the address
 // (a key such as tls://127.0.0.1:853 would serve the zone "127.0.0.1.").
-func encryptedCorefile(db, upstream, ready string, cert testCert, extra string, blocks []encryptedBlock) string {
+func encryptedCorefile(db, upstream, ready, metrics string, cert testCert, extra string, blocks []encryptedBlock) string {
 	body := func(tls string) string {
 		return fmt.Sprintf(`    bind 127.0.0.1
     %s
     ready %s
+    prometheus %s
     sqlitefilter %s
     forward . %s
-`, tls, ready, db, upstream)
+`, tls, ready, metrics, db, upstream)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, ".:{PORT} {\n%s}\n", body(""))
@@ -164,7 +165,8 @@ func TestEncryptedTransportsApplyTheSamePolicy(t *testing.T) {
 		{"quic", testkit.FreePort(t)},
 		{"grpc", testkit.FreePort(t)},
 	}
-	srv := startServer(t, encryptedCorefile(db, up.Addr, ready, cert, "", blocks))
+	metrics := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	srv := startServer(t, encryptedCorefile(db, up.Addr, ready, metrics, cert, "", blocks))
 	waitReady(t, ready)
 	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", blocks[i].port) }
 
@@ -183,6 +185,21 @@ func TestEncryptedTransportsApplyTheSamePolicy(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.label, func(t *testing.T) { checkPolicy(t, tr.label, tr.exchange, up) })
 	}
+	// Each block's instance counts its own queries under its server label:
+	// per round, games.test twice (from both clients) and legacy.test once.
+	body := scrape(t, metrics)
+	for _, bl := range append([]encryptedBlock{{"dns", srv.Port}}, blocks...) {
+		rounds := 1
+		if bl.scheme == "https" {
+			rounds = 2 // POST and GET
+		}
+		for list, n := range map[string]int{"kids": 2 * rounds, "default": rounds} {
+			want := fmt.Sprintf(`coredns_sqlitefilter_requests_total{action="block",list="%s",server="%s://127.0.0.1:%d",view=""} %d`, list, bl.scheme, bl.port, n)
+			if !strings.Contains(body, want+"\n") {
+				t.Errorf("metrics lack %s:\n%s", want, grepLines(body, "sqlitefilter_requests_total"))
+			}
+		}
+	}
 }
 
 // TestProxyProtocolNamesTheClientBehindALoadBalancer: with proxyproto
@@ -196,7 +213,8 @@ func TestProxyProtocolNamesTheClientBehindALoadBalancer(t *testing.T) {
 	ready := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	blocks := []encryptedBlock{{"tls", testkit.FreePort(t)}, {"https", testkit.FreePort(t)}}
 	proxy := "    proxyproto {\n        allow 127.0.0.1/32\n    }\n"
-	srv := startServer(t, encryptedCorefile(db, up.Addr, ready, cert, proxy, blocks))
+	metrics := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	srv := startServer(t, encryptedCorefile(db, up.Addr, ready, metrics, cert, proxy, blocks))
 	waitReady(t, ready)
 	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", blocks[i].port) }
 
