@@ -1,4 +1,5 @@
-# Build the custom CoreDNS and the admin command; `make run` starts the example.
+# Build the custom CoreDNS and the admin command; `make run` starts the example
+# (plain DNS, DoT, DoH and DoQ on 127.0.0.1).
 # `make static` builds the shipped, statically linked bin/coredns and `make image`
 # the container image around it (build/container/).
 GO ?= go
@@ -36,7 +37,13 @@ example.db: example/example.sql | admin
 	rm -f example.db example.db-wal example.db-shm
 	bin/sqlitefilter init example.db --sql example/example.sql
 
-run: all example.db
+# A self-signed certificate for 127.0.0.1 and localhost, for the example's
+# DoT, DoH and DoQ blocks, made by the generator in Go's own source tree.
+bin/cert.pem:
+	mkdir -p bin
+	cd bin && $(GO) run "$$($(GO) env GOROOT)/src/crypto/tls/generate_cert.go" --host 127.0.0.1,localhost --ecdsa-curve P256
+
+run: all example.db bin/cert.pem
 	bin/coredns -conf Corefile.example
 
 test:
