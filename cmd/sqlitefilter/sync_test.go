@@ -5,13 +5,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ type resource struct {
 	modified    time.Time // sent as Last-Modified when set
 	contentType string
 	truncate    bool // declare the body's length, send half of it, hang up
+	stall       bool // declare a long body, send this one, then wait for the client to go
 }
 
 // request is what the server saw of one request.
@@ -40,10 +42,11 @@ type listServer struct {
 	mu        sync.Mutex
 	resources map[string]resource
 	requests  []request
+	stalled   chan struct{} // gets a value when a stalling answer has sent its start
 }
 
 func newListServer(t *testing.T) *listServer {
-	s := &listServer{resources: map[string]resource{}}
+	s := &listServer{resources: map[string]resource{}, stalled: make(chan struct{}, 1)}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -85,6 +88,15 @@ func (s *listServer) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nETag: %s\r\n\r\n%s", len(res.body), res.etag, res.body[:len(res.body)/2])
 		buf.Flush()
 		conn.Close()
+	case res.stall:
+		w.Header().Set("Content-Length", "1000000")
+		fmt.Fprint(w, res.body)
+		w.(http.Flusher).Flush()
+		select {
+		case s.stalled <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
 	default:
 		if res.etag != "" {
 			w.Header().Set("ETag", res.etag)
@@ -323,14 +335,13 @@ func TestSyncFileList(t *testing.T) {
 func TestSyncOneListFailsOthersSync(t *testing.T) {
 	srv := newListServer(t)
 	srv.set("/good.txt", resource{body: "||good.example^\n@@||fine.good.example^\n", etag: `"g"`})
-	srv.set("/slow.txt", resource{body: hosts("slow.example")})
+	srv.set("/hangs.txt", resource{body: hosts("first.example"), stall: true})
 	db := testkit.NewDB(t, schema.PerType, "wal")
 	addURLList(t, db, "good", srv.URL+"/good.txt", "adblock")
 	addURLList(t, db, "gone", srv.URL+"/gone.txt", "hosts")
 	refused := "http://" + testkit.DeadAddr(t) + "/list.txt"
 	addURLList(t, db, "refused", refused, "hosts")
-	hang := hangingServer(t)
-	addURLList(t, db, "hangs", hang+"/list.txt", "hosts")
+	addURLList(t, db, "hangs", srv.URL+"/hangs.txt", "hosts")
 	addURLList(t, db, "ftp", "ftp://127.0.0.1/list.txt", "hosts")
 
 	r := runSyncJob(t, db, 500*time.Millisecond)
@@ -351,7 +362,7 @@ func TestSyncOneListFailsOthersSync(t *testing.T) {
 	if !strings.Contains(r.stdout, "refused: failed: ") || !strings.Contains(r.stdout, "connection refused") {
 		t.Errorf("stdout %q: the refused connection not said", r.stdout)
 	}
-	for _, want := range []string{"list gone (" + srv.URL + "/gone.txt)", "list refused (" + refused + ")", "list hangs (" + hang + "/list.txt)"} {
+	for _, want := range []string{"list gone (" + srv.URL + "/gone.txt)", "list refused (" + refused + ")", "list hangs (" + srv.URL + "/hangs.txt)"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr %q, want %q", r.stderr, want)
 		}
@@ -377,38 +388,6 @@ func TestSyncOneListFailsOthersSync(t *testing.T) {
 	}
 }
 
-// hangingServer accepts connections on 127.0.0.1 and answers with headers
-// and the start of a body, then nothing: a source that stalls mid-download.
-// It returns its base URL.
-func hangingServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, "listen", err)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	t.Cleanup(func() { close(done); ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				buf := make([]byte, 4096)
-				c.Read(buf)
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n0.0.0.0 first.example\n")
-				<-done
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
 func TestSyncUsage(t *testing.T) {
 	db := testkit.NewDB(t, schema.PerType, "wal")
 	for _, args := range [][]string{
@@ -427,5 +406,66 @@ func TestSyncUsage(t *testing.T) {
 	out, err := captured(t, func() error { return runSync([]string{db}) })
 	if err != nil || !strings.Contains(out, "has no list with a URL") {
 		t.Errorf("sync of a file without lists: %v %q", err, out)
+	}
+}
+
+// TestSyncProcess runs sync as a process: the exit status a scheduler sees
+// (0 when every list synced, 1 when one failed), and a SIGINT during a
+// download that stalls, which stops it at once with nothing written and no
+// temporary file left.
+func TestSyncProcess(t *testing.T) {
+	bin := buildAdmin(t)
+	srv := newListServer(t)
+	srv.set("/ok.txt", resource{body: hosts("ok.example"), etag: `"1"`})
+	srv.set("/slow.txt", resource{body: hosts("slow-1.example", "slow-2.example"), stall: true})
+	db := testkit.NewDB(t, schema.PerType, "wal")
+	addURLList(t, db, "ok", srv.URL+"/ok.txt", "hosts")
+	tmp := t.TempDir()
+	sync := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"sync", db}, args...)...)
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		return cmd
+	}
+
+	if r := runAdmin(t, sync()); r.code != 0 || r.stdout != "ok: updated: +1 -0, 1 rows\n" {
+		t.Fatalf("sync: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runAdmin(t, sync()); r.code != 0 || r.stdout != "ok: unchanged (304 Not Modified)\n" {
+		t.Errorf("second sync: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	addURLList(t, db, "missing", srv.URL+"/missing.txt", "hosts")
+	r := runAdmin(t, sync())
+	if r.code != 1 || !strings.Contains(r.stderr, "list missing ("+srv.URL+"/missing.txt): HTTP 404 Not Found") || !strings.Contains(r.stdout, "ok: unchanged") {
+		t.Errorf("sync with a list that fails: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	addURLList(t, db, "slow", srv.URL+"/slow.txt", "hosts")
+	w := watch(t, db)
+	before := w.version(t)
+	s := startAdmin(t, sync("--list", "slow"))
+	select {
+	case <-srv.stalled:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the download never started; stderr: %s", s.stderr.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	sent := time.Now()
+	if code := s.stop(t, syscall.SIGINT); code != 130 {
+		t.Errorf("exit code %d, want 130; stderr: %s", code, s.stderr.String())
+	}
+	if d := time.Since(sent); d > time.Second {
+		t.Logf("stopped %v after SIGINT, more than the second it should take (a loaded machine?)", d)
+	}
+	if !strings.Contains(s.stderr.String(), "interrupted by SIGINT: list slow was rolled back") {
+		t.Errorf("stderr: %q", s.stderr.String())
+	}
+	if w.version(t) != before {
+		t.Error("the database was written")
+	}
+	if m := membership(t, db, schema.PerType, schema.BlockExact, "slow-1.example"); m != 0 {
+		t.Errorf("slow-1.example stored, mask %b", m)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left in TMPDIR: %v", left)
 	}
 }
