@@ -469,3 +469,25 @@ func TestSyncProcess(t *testing.T) {
 		t.Errorf("left in TMPDIR: %v", left)
 	}
 }
+
+// TestListRemoveForgetsSyncState: a list added after another was removed
+// gets its id; it must not ask its source with the old list's validators.
+func TestListRemoveForgetsSyncState(t *testing.T) {
+	srv := newListServer(t)
+	srv.set("/a.txt", resource{body: hosts("a.example"), etag: `"same"`})
+	db := testkit.NewDB(t, schema.PerType, "wal")
+	addURLList(t, db, "first", srv.URL+"/a.txt", "hosts")
+	if r := runSyncJob(t, db, 5*time.Second); r.err != nil {
+		t.Fatalf("sync: %v %s", r.err, r.stderr)
+	}
+	_, err := captured(t, func() error { return runList([]string{"remove", db, "first"}) })
+	must(t, "list remove", err)
+	addURLList(t, db, "second", srv.URL+"/a.txt", "hosts")
+	r := runSyncJob(t, db, 5*time.Second)
+	if r.err != nil || r.stdout != "second: updated: +1 -0, 1 rows\n" {
+		t.Errorf("sync of the new list: %v; stdout %q", r.err, r.stdout)
+	}
+	if req := srv.last("/a.txt"); req.ifNoneMatch != "" {
+		t.Errorf("the new list sent the removed list's validator %q", req.ifNoneMatch)
+	}
+}
