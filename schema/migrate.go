@@ -92,6 +92,10 @@ func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTa
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
+	listSync, err := hasTable(srcDB, ListSyncTable)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
 	// The copy keeps the memberships and the lists and groups: it gets the
 	// lists column when src has it.
 	if lists {
@@ -129,6 +133,11 @@ func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTa
 	}
 	if listTables {
 		if err := copyListTables(tx); err != nil {
+			return err
+		}
+	}
+	if listSync {
+		if err := copyListSync(tx); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -42,6 +43,8 @@ func newObject(apiVersion, kind string) any {
 		return &rbacv1.ClusterRoleBinding{}
 	case "policy/v1 PodDisruptionBudget":
 		return &policyv1.PodDisruptionBudget{}
+	case "batch/v1 CronJob":
+		return &batchv1.CronJob{}
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ func TestExitCodes(t *testing.T) {
 		{"split shard named twice", []string{"split", db, filepath.Join(dir, "s.db"), filepath.Join(dir, "s.db")}, 2},
 		{"split into the source", []string{"split", db, db}, 2},
 		{"explain-shards without shard", []string{"explain-shards", "a.example"}, 2},
+		{"sync without DB", []string{"sync"}, 2},
+		{"sync bad timeout", []string{"sync", db, "--timeout", "soon"}, 2},
+		{"sync unknown flag", []string{"sync", db, "--force"}, 2},
 
 		{"help", []string{"stats", "-h"}, 0},
 		{"stats of a missing database", []string{"stats", missing}, 1},
@@ -61,6 +64,8 @@ func TestExitCodes(t *testing.T) {
 		{"remove a missing row", []string{"remove", db, "--table", "block_exact", "absent.example"}, 1},
 		{"init over an existing file", []string{"init", db}, 1},
 		{"migrate onto an existing file", []string{"migrate", db, other}, 1},
+		{"sync of a missing database", []string{"sync", missing}, 1},
+		{"sync of a list not there", []string{"sync", db, "--list", "nosuch"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

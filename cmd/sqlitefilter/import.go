@@ -56,7 +56,10 @@ type importJob struct {
 	batch   int // rows per transaction
 	// list is the list the import replaces the rows of (import --list);
 	// "" adds to `default` in batches.
-	list   string
+	list string
+	// onList, when set, runs in the list's transaction before it commits
+	// (see listHook).
+	onList listHook
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -174,7 +177,13 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) (err
 		}
 		parsers = append(parsers, p)
 	}
+	return j.load(ctx, dbPath, inputs, parsers, prog, &kept)
+}
 
+// load imports the opened inputs, each read by its parser, into the
+// database at dbPath, and closes prog before the totals. Rows its committed
+// batches added are added to *kept as they commit.
+func (j *importJob) load(ctx context.Context, dbPath string, inputs []*input, parsers []parser, prog *progress, kept *int64) error {
 	target := dbPath
 	if j.replace {
 		var err error
@@ -204,7 +213,7 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) (err
 	notes := map[string]bool{}
 	for i, in := range inputs {
 		prog.setInput(in.name, in.size, &in.read)
-		c, err := j.importOne(ctx, db, in, &parsers[i], prog, &kept, listed)
+		c, err := j.importOne(ctx, db, in, &parsers[i], prog, kept, listed)
 		if err != nil {
 			return err
 		}
@@ -215,10 +224,10 @@ func (j *importJob) run(ctx context.Context, dbPath string, files []string) (err
 		}
 	}
 	if listed != nil {
-		if err := j.finishList(listed); err != nil {
+		if err := j.finishList(listed, &total); err != nil {
 			return err
 		}
-		kept = listed.w.committed
+		*kept = listed.w.committed
 	}
 	prog.close()
 	elapsed := time.Since(start)

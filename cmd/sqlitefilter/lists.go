@@ -208,6 +208,11 @@ func removeList(db *database, name string) error {
 	if _, err := tx.Exec("DELETE FROM sqlitefilter_lists WHERE id = ?", id); err != nil {
 		return err
 	}
+	// A list added later gets this id again: it must not inherit the
+	// validators of this one's source.
+	if _, err := tx.Exec("DELETE FROM "+schema.ListSyncTable+" WHERE list_id = ?", id); err != nil && !isNoSuchTable(err) {
+		return fmt.Errorf("forget the sync state of list %s: %w", name, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
@@ -276,36 +281,58 @@ func isNoSuchTable(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), "no such column"))
 }
 
-// runLists prints every list.
+// runLists prints every list, and for a list sync has tried, when its rows
+// last followed its source and how the last sync went.
 func runLists(args []string) error {
 	return onDatabase("lists", args, openReadOnly, func(db *database) error {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tENABLED\tURL\tFORMAT")
+		fmt.Fprintln(tw, "ID\tNAME\tENABLED\tURL\tFORMAT\tUPDATED\tLAST SYNC")
 		if ok, err := schema.HasListTables(db.DB); err != nil {
 			return err
 		} else if !ok {
-			fmt.Fprintf(tw, "0\t%s\tyes\t\t\n", schema.DefaultList)
+			fmt.Fprintf(tw, "0\t%s\tyes\t\t\t\t\n", schema.DefaultList)
 			return tw.Flush()
 		}
-		rows, err := db.Query("SELECT id, name, enabled, coalesce(url, ''), coalesce(format, '') FROM sqlitefilter_lists ORDER BY id")
+		q := "SELECT id, name, enabled, coalesce(url, ''), coalesce(format, ''), 0, '', 0 FROM sqlitefilter_lists ORDER BY id"
+		if _, err := db.Exec("SELECT 1 FROM " + schema.ListSyncTable + " LIMIT 0"); err == nil {
+			q = `SELECT l.id, l.name, l.enabled, coalesce(l.url, ''), coalesce(l.format, ''),
+				coalesce(s.updated_at, 0), coalesce(s.status, ''), coalesce(s.status_at, 0)
+				FROM sqlitefilter_lists l LEFT JOIN ` + schema.ListSyncTable + ` s ON s.list_id = l.id ORDER BY l.id`
+		} else if !isNoSuchTable(err) {
+			return err
+		}
+		rows, err := db.Query(q)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var id int
-			var name, url, format string
+			var name, url, format, status string
+			var updated, statusAt int64
 			var enabled bool
-			if err := rows.Scan(&id, &name, &enabled, &url, &format); err != nil {
+			if err := rows.Scan(&id, &name, &enabled, &url, &format, &updated, &status, &statusAt); err != nil {
 				return err
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", id, name, map[bool]string{true: "yes", false: "no"}[enabled], url, format)
+			last := ""
+			if status != "" {
+				last = msTime(statusAt) + " " + status
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", id, name, map[bool]string{true: "yes", false: "no"}[enabled], url, format, msTime(updated), last)
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		return tw.Flush()
 	})
+}
+
+// msTime formats unix milliseconds for a listing; 0 is never, shown empty.
+func msTime(ms int64) string {
+	if ms == 0 {
+		return ""
+	}
+	return time.UnixMilli(ms).Format(time.RFC3339)
 }
 
 // multiArgs parses `NAME --client A B --lists L M` style arguments: each

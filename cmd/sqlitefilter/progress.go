@@ -73,6 +73,12 @@ func (p *progress) draw() {
 		name = *n
 	}
 	pct := ""
+	count := fmt.Sprintf("%d rows, %.0f rows/s", rows, rate)
+	if read := p.read.Load(); rows == 0 && read != nil {
+		// Still downloading (sync) or before the first row: the bytes are
+		// what moves.
+		count = fmt.Sprintf("%.1f MB", float64(read.Load())/1e6)
+	}
 	if total, read := p.total.Load(), p.read.Load(); total > 0 && read != nil {
 		f := float64(read.Load()) / float64(total)
 		const width = 30
@@ -82,7 +88,7 @@ func (p *progress) draw() {
 		}
 		pct = fmt.Sprintf("[%-*s] %3.0f%% ", width, strings.Repeat("#", bar), 100*f)
 	}
-	fmt.Fprintf(p.out, "\r\033[K%s %s%d rows, %.0f rows/s", name, pct, rows, rate)
+	fmt.Fprintf(p.out, "\r\033[K%s %s%s", name, pct, count)
 }
 
 // printf writes a line of other output to w, first clearing the status
