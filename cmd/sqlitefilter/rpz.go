@@ -332,32 +332,33 @@ func (z *rpzReader) rows(r rpzRules, o *outcome) {
 			suffixes(n, func(s string) bool { above[s] = true; return false })
 		}
 	}
-	allow := map[string]bool{}
+	allow := map[string]string{} // name → how the row widens the triggers, or ""
 	for n, tr := range r.wild {
 		if tr.action == rpzPassthru {
-			allow[n] = true
+			allow[n] = ""
 			if r.exact[n].action != rpzPassthru {
-				z.widened["*.name passthru also allows name"]++
+				allow[n] = "*.name passthru also allows name"
 			}
 		}
 	}
 	for n, tr := range r.exact {
-		if tr.action != rpzPassthru || allow[n] {
+		if _, ok := allow[n]; ok || tr.action != rpzPassthru {
 			continue
 		}
 		if above[n] {
 			o.skip("rpz-passthru of a name with blocks below it")
 			continue
 		}
-		allow[n] = true
-		z.widened["name passthru also allows its subtree"]++
+		allow[n] = "name passthru also allows its subtree"
 	}
-	allowed := func(n string) bool { return suffixes(n, func(s string) bool { return allow[s] }) }
+	isAllow := func(s string) bool { _, ok := allow[s]; return ok }
+	allowed := func(n string) bool { return suffixes(n, isAllow) }
 	for _, n := range sortedKeys(allow) {
-		if properSuffixes(n, func(s string) bool { return allow[s] }) {
+		if properSuffixes(n, isAllow) {
 			o.skip("below another rpz-passthru")
 			continue
 		}
+		z.widen(allow[n])
 		o.add(schema.Allow, n, "")
 	}
 	wildBlock := map[string]bool{}
@@ -381,7 +382,7 @@ func (z *rpzReader) blockRows(r rpzRules, allowed func(string) bool, wildBlock m
 			o.skip("block below a *.name block")
 		default:
 			if !r.exact[n].action.blocks() {
-				z.widened["*.name block also blocks name"]++
+				z.widen("*.name block also blocks name")
 			}
 			o.add(schema.BlockWildcard, n, "")
 		}
@@ -403,6 +404,7 @@ func (z *rpzReader) blockRows(r rpzRules, allowed func(string) bool, wildBlock m
 // and every name below it (sub-labels kept): *.S CNAME *.T with S CNAME T.
 func (z *rpzReader) aliasRows(r rpzRules, allowed func(string) bool, wildBlock map[string]bool, o *outcome) {
 	alias := map[string]string{}
+	widened := map[string]string{}
 	for n, tr := range r.wild {
 		if tr.action != rpzCNAME {
 			continue
@@ -415,7 +417,7 @@ func (z *rpzReader) aliasRows(r rpzRules, allowed func(string) bool, wildBlock m
 		if ex := r.exact[n]; ex.action == rpzCNAME && ex.target != t {
 			o.skip("name and *.name CNAME to different targets")
 		} else if ex.action != rpzCNAME {
-			z.widened["*.name CNAME also rewrites name"]++
+			widened[n] = "*.name CNAME also rewrites name"
 		}
 		alias[n] = t
 	}
@@ -428,7 +430,7 @@ func (z *rpzReader) aliasRows(r rpzRules, allowed func(string) bool, wildBlock m
 			continue
 		}
 		alias[n] = tr.target
-		z.widened["name CNAME also rewrites its subtree"]++
+		widened[n] = "name CNAME also rewrites its subtree"
 	}
 	for _, n := range sortedKeys(alias) {
 		t := alias[n]
@@ -440,8 +442,16 @@ func (z *rpzReader) aliasRows(r rpzRules, allowed func(string) bool, wildBlock m
 		case aliasCovered(alias, n, t):
 			o.skip("CNAME that a *.name CNAME above gives")
 		default:
+			z.widen(widened[n])
 			o.add(schema.Alias, n, t)
 		}
+	}
+}
+
+// widen counts a row that applies to more names than its triggers did.
+func (z *rpzReader) widen(how string) {
+	if how != "" {
+		z.widened[how]++
 	}
 }
 
