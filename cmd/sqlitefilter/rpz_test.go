@@ -310,3 +310,30 @@ func mustPrefix(key string) string {
 	a := netip.MustParseAddr(key)
 	return netip.PrefixFrom(a, a.BitLen()).String()
 }
+
+// TestRPZReimportOfAListReplacesItsRows: import --list of an RPZ file a
+// second time takes out of the list every row the zone no longer gives, in
+// every table the zone fills, and leaves the other lists' rows.
+func TestRPZReimportOfAListReplacesItsRows(t *testing.T) {
+	for _, layout := range []schema.Layout{schema.PerType, schema.Normalized} {
+		t.Run(layout.String(), func(t *testing.T) {
+			db := testkit.NewDB(t, layout, "wal")
+			run := func(f func([]string) error, args ...string) {
+				t.Helper()
+				if _, err := captured(t, func() error { return f(args) }); err != nil {
+					t.Fatalf("%v: %v", args, err)
+				}
+			}
+			run(runList, "add", db, "rpz")
+			run(runImport, db, "--table", "block_exact", "--format", "plain", writeFile(t, "mine.txt", []byte("mine.example\n")))
+			run(runImport, db, "--format", "rpz", "--list", "rpz", writeFile(t, "one.rpz", []byte(rpzHead+
+				"a.example CNAME .\n*.w.example CNAME .\nok.example CNAME rpz-passthru.\n32.4.3.2.1.rpz-ip CNAME .\n")))
+			run(runImport, db, "--format", "rpz", "--list", "rpz", writeFile(t, "two.rpz", []byte(rpzHead+
+				"b.example CNAME .\nok.example CNAME rpz-passthru.\n")))
+			want := []string{"fqdn_dns_allow ok.example", "block_exact b.example", "block_exact mine.example"}
+			if got := rpzRows(t, db); !reflect.DeepEqual(got, want) {
+				t.Errorf("rows %q, want %q", got, want)
+			}
+		})
+	}
+}
