@@ -16,10 +16,14 @@ import (
 func runExport(args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	tableName := fs.String("table", "", "table to export")
-	formatName := fs.String("format", "", "plain, hosts (name tables), regex or csv; default by table")
-	pos, err := parseN(fs, args, 1, 1, "DB --table T [--format F]")
+	formatName := fs.String("format", "", "plain, hosts (name tables), regex, csv, or rpz (every table, no --table); default by table")
+	origin := fs.String("origin", defaultRPZOrigin, "the zone name of --format rpz")
+	pos, err := parseN(fs, args, 1, 1, "DB --table T [--format F] | DB --format rpz [--origin NAME]")
 	if err != nil {
 		return err
+	}
+	if *formatName == formatRPZ.String() {
+		return runExportRPZ(pos[0], *tableName, *origin)
 	}
 	t, err := tableFlag(*tableName)
 	if err != nil {

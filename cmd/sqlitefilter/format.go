@@ -21,9 +21,10 @@ const (
 	formatDnsmasq        // address=/name/… and server=/name/…
 	formatRegex          // one RE2 pattern per line
 	formatCSV            // SOURCE,TARGET pairs
+	formatRPZ            // a Response Policy Zone (rpz.go), read whole
 )
 
-var formatNames = [...]string{"auto", "plain", "hosts", "adblock", "dnsmasq", "regex", "csv"}
+var formatNames = [...]string{"auto", "plain", "hosts", "adblock", "dnsmasq", "regex", "csv", "rpz"}
 
 func (f format) String() string { return formatNames[f] }
 
@@ -285,6 +286,8 @@ func clip(s string) string {
 // it accepts (the first is the default).
 func formatTables(f format) []schema.Table {
 	switch f {
+	case formatRPZ:
+		return rpzTables
 	case formatRegex:
 		return []schema.Table{schema.BlockRegex}
 	case formatCSV:

@@ -56,7 +56,8 @@ type importJob struct {
 	batch   int // rows per transaction
 	// list is the list the import replaces the rows of (import --list);
 	// "" adds to `default` in batches.
-	list string
+	list   string
+	origin string // of an RPZ file, when its $ORIGIN or SOA does not say
 	// onList, when set, runs in the list's transaction before it commits
 	// (see listHook).
 	onList listHook
@@ -67,7 +68,8 @@ type importJob struct {
 func runImport(args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	tableName := fs.String("table", "", "table to import into (block rules for adblock and dnsmasq lists; default block_wildcard there)")
-	formatName := fs.String("format", "auto", "auto, plain, hosts, adblock, dnsmasq, regex or csv")
+	formatName := fs.String("format", "auto", "auto, plain, hosts, adblock, dnsmasq, regex, csv or rpz")
+	origin := fs.String("origin", "", "origin of an RPZ file (default: its $ORIGIN, else its SOA's owner)")
 	replace := fs.Bool("replace", false, "build a new database with the tables this import writes replaced by the input, and rename it into place")
 	batch := fs.Int("batch", defaultBatch, "rows per transaction")
 	list := fs.String("list", "", "the list whose rows the input replaces, in one transaction (see list add)")
@@ -81,7 +83,7 @@ func runImport(args []string) error {
 	if *batch < 1 {
 		return usagef("--batch must be at least 1, got %d", *batch)
 	}
-	job := importJob{replace: *replace, batch: *batch, list: *list, stdout: stdout, stderr: os.Stderr}
+	job := importJob{replace: *replace, batch: *batch, list: *list, origin: *origin, stdout: stdout, stderr: os.Stderr}
 	if job.format, err = parseFormat(*formatName); err != nil {
 		return asUsage(err)
 	}
@@ -114,6 +116,9 @@ func (j *importJob) resolve(in *input) (parser, error) {
 	}
 	tables := formatTables(f)
 	p := parser{format: f, table: tables[0]}
+	if f == formatRPZ && j.tableOK {
+		return p, usagef("%s: an RPZ file fills the tables its triggers say; it takes no --table", in.name)
+	}
 	if j.tableOK {
 		if !slices.Contains(tables, j.table) {
 			return p, fmt.Errorf("%s: a %s list cannot go into %s", in.name, f, j.table)
@@ -127,6 +132,9 @@ func (j *importJob) resolve(in *input) (parser, error) {
 
 // written lists the tables an import may write, which --replace replaces.
 func (j *importJob) written(p parser) []schema.Table {
+	if p.format == formatRPZ {
+		return rpzTables
+	}
 	ts := []schema.Table{p.table}
 	if p.format == formatAdblock || p.format == formatDnsmasq {
 		ts = append(ts, schema.Allow)
@@ -307,10 +315,33 @@ func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *p
 	report := func(msg string) {
 		c.invalid++
 		if reported++; reported <= maxReported {
-			prog.printf(j.stderr, "%s:%d: %s\n", in.name, in.line, msg)
+			prog.printf(j.stderr, "%s: %s\n", in.where(), msg)
 		}
 	}
-	for {
+	apply := func() error {
+		for _, pr := range o.problems {
+			if pr.skipped {
+				c.skipped++
+				c.reasons[pr.reason]++
+			} else {
+				report(pr.reason)
+			}
+		}
+		for _, e := range o.entries {
+			added, err := w.add(e)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.where(), err)
+			}
+			if added {
+				c.added++
+			} else {
+				c.present++
+			}
+			prog.rows.Add(1)
+		}
+		return nil
+	}
+	for p.format != formatRPZ {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%s:%d: %w", in.name, in.line, context.Cause(ctx))
@@ -329,25 +360,13 @@ func (j *importJob) importOne(ctx context.Context, db *database, in *input, p *p
 		}
 		o.reset()
 		p.parse(string(line), &o)
-		for _, pr := range o.problems {
-			if pr.skipped {
-				c.skipped++
-				c.reasons[pr.reason]++
-			} else {
-				report(pr.reason)
-			}
+		if err := apply(); err != nil {
+			return nil, err
 		}
-		for _, e := range o.entries {
-			added, err := w.add(e)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", in.name, in.line, err)
-			}
-			if added {
-				c.added++
-			} else {
-				c.present++
-			}
-			prog.rows.Add(1)
+	}
+	if p.format == formatRPZ {
+		if err := j.importRPZ(in, p, prog, &o, apply); err != nil {
+			return nil, err
 		}
 	}
 	if listed == nil {

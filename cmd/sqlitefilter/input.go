@@ -113,6 +113,15 @@ func (in *input) next() ([]byte, error) {
 	return line, nil
 }
 
+// where names the line last returned for a message, or only the input when
+// it is not read by lines (an RPZ file goes to the zone parser whole).
+func (in *input) where() string {
+	if in.line == 0 {
+		return in.name
+	}
+	return fmt.Sprintf("%s:%d", in.name, in.line)
+}
+
 // head returns the first lines without consuming them, for sniffing the
 // format: up to n, ending with the first that is neither blank nor a '#'
 // comment, which is the one sniff decides on. It waits for input only until

@@ -17,7 +17,7 @@ type command struct {
 
 var commands = []command{
 	{"init", "init DB [--layout per-type|normalized] [--sql FILE]   create a database", runInit},
-	{"import", "import DB --table T [--format auto|plain|hosts|adblock|dnsmasq|regex|csv] [--list NAME] [--replace] [--batch N] FILE…|-", runImport},
+	{"import", "import DB --table T [--format auto|plain|hosts|adblock|dnsmasq|regex|csv] | --format rpz [--origin NAME] [--list NAME] [--replace] [--batch N] FILE…|-", runImport},
 	{"add", "add DB --table T KEY [TARGET]   add one row", runAdd},
 	{"remove", "remove DB --table T KEY   remove one row", runRemove},
 	{"export", "export DB --table T [--format F]   write a table as text", runExport},

@@ -375,13 +375,16 @@ func (j *syncJob) reimport(ctx context.Context, db *database, l syncList, f *fet
 	if fm == formatAuto {
 		fm = sniff(in.head(100))
 	}
-	table, err := syncTable(db, l, fm)
-	if err != nil {
-		return listChange{}, err
-	}
 	var msgs bytes.Buffer
 	var change listChange
-	job := importJob{format: fm, table: table, tableOK: true, batch: defaultBatch, list: l.name, stdout: io.Discard, stderr: &msgs}
+	job := importJob{format: fm, batch: defaultBatch, list: l.name, stdout: io.Discard, stderr: &msgs}
+	// A zone fills the tables its triggers say; any other list one table.
+	if fm != formatRPZ {
+		if job.table, err = syncTable(db, l, fm); err != nil {
+			return listChange{}, err
+		}
+		job.tableOK = true
+	}
 	job.onList = func(tx *sql.Tx, total *counts, ch listChange) error {
 		if err := acceptBody(total, fm, f.contentType, firstLine(msgs.String())); err != nil {
 			return err

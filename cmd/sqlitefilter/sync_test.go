@@ -329,6 +329,48 @@ func TestSyncFileList(t *testing.T) {
 	}
 }
 
+// TestSyncRPZList: a list whose source is a Response Policy Zone fills the
+// tables its triggers say (block_exact, block_wildcard, fqdn_dns_allow), and
+// a changed zone replaces the list's rows in all of them.
+func TestSyncRPZList(t *testing.T) {
+	db := testkit.NewDB(t, schema.PerType, "wal")
+	src := filepath.Join(t.TempDir(), "policy.rpz")
+	zone := func(body string) {
+		t.Helper()
+		must(t, "write", os.WriteFile(src, []byte("$ORIGIN rpz.test.\n@ 300 IN SOA ns.rpz.test. admin.rpz.test. 1 3600 600 86400 60\n@ 300 IN NS ns.rpz.test.\n"+body), 0o644))
+	}
+	zone("ads.example CNAME .\ntrack.example CNAME .\n*.track.example CNAME .\nok.track.example CNAME rpz-passthru.\n*.ok.track.example CNAME rpz-passthru.\n")
+	addURLList(t, db, "zone", src, "rpz")
+	if r := runSyncJob(t, db, 5*time.Second); r.err != nil || !strings.Contains(r.stdout, "zone: updated") {
+		t.Fatalf("first sync: %v; stdout %q stderr %q", r.err, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		table schema.Table
+		name  string
+	}{{schema.BlockExact, "ads.example"}, {schema.BlockWildcard, "track.example"}, {schema.Allow, "ok.track.example"}} {
+		if m := membership(t, db, schema.PerType, c.table, c.name); m&2 == 0 {
+			t.Errorf("%s %s not in the list (mask %b)", c.table, c.name, m)
+		}
+	}
+	zone("other.example CNAME .\n")
+	mtime := time.Now().Add(time.Minute)
+	must(t, "chtimes", os.Chtimes(src, mtime, mtime))
+	if r := runSyncJob(t, db, 5*time.Second); r.err != nil || !strings.Contains(r.stdout, "zone: updated") {
+		t.Fatalf("second sync: %v; stdout %q stderr %q", r.err, r.stdout, r.stderr)
+	}
+	if m := membership(t, db, schema.PerType, schema.BlockExact, "other.example"); m&2 == 0 {
+		t.Errorf("other.example not in the list (mask %b)", m)
+	}
+	for _, c := range []struct {
+		table schema.Table
+		name  string
+	}{{schema.BlockExact, "ads.example"}, {schema.BlockWildcard, "track.example"}, {schema.Allow, "ok.track.example"}} {
+		if m := membership(t, db, schema.PerType, c.table, c.name); m != 0 {
+			t.Errorf("%s %s still stored after the zone dropped it (mask %b)", c.table, c.name, m)
+		}
+	}
+}
+
 // TestSyncOneListFailsOthersSync: every list is tried; the failing ones keep
 // their rows, are named with their URL and the reason, and make the sync
 // fail as a whole so that a scheduler notices.
