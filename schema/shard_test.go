@@ -219,8 +219,8 @@ func TestSplitKeepsListsAndGroups(t *testing.T) {
 			}
 			for q, want := range map[string]string{
 				"SELECT group_concat(id || ':' || name || ':' || enabled || ':' || coalesce(url, '') || ':' || coalesce(format, ''), ' ') FROM (SELECT * FROM sqlitefilter_lists ORDER BY id)": "0:default:1:: 1:ads:0:https://lists.example/ads.txt:hosts 2:kids:1::",
-				"SELECT name || ':' || lists || ':' || paused_until FROM sqlitefilter_groups":                                                                                              "kids:5:42",
-				"SELECT prefix || ':' || group_name FROM sqlitefilter_group_clients":                                                                                                       "10.1.0.0/16:kids",
+				"SELECT name || ':' || lists || ':' || paused_until FROM sqlitefilter_groups":                                                                                                  "kids:5:42",
+				"SELECT prefix || ':' || group_name FROM sqlitefilter_group_clients":                                                                                                           "10.1.0.0/16:kids",
 			} {
 				if got := queryString(t, dsts[0], q); got != want {
 					t.Errorf("shard 0: %s = %q, want %q", q, got, want)
