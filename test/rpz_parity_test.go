@@ -307,3 +307,36 @@ func TestRPZExportVerdictParityWithUnbound(t *testing.T) {
 		t.Errorf("%d of %d names without the expected verdict on both", mismatches, len(cases))
 	}
 }
+
+// TestRPZExportLoadsInBINDAndKnot: the zone the parity test serves with
+// unbound is also accepted by BIND's and Knot's own zone checkers
+// (named-checkzone, kzonecheck), each skipped when not installed.
+func TestRPZExportLoadsInBINDAndKnot(t *testing.T) {
+	rows, _, _ := rpzParityCorpus()
+	db := testkit.NewDB(t, schema.PerType, "wal", rows...)
+	zone := filepath.Join(t.TempDir(), "zone.rpz")
+	out, err := exec.Command(adminBinary(t), "export", db, "--format", "rpz", "--origin", "rpz.example.").Output()
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	if err := os.WriteFile(zone, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"named-checkzone", []string{"rpz.example.", zone}},
+		{"kzonecheck", []string{"-o", "rpz.example.", zone}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path, err := exec.LookPath(c.name)
+			if err != nil {
+				t.Skipf("%s is not installed", c.name)
+			}
+			if msg, err := exec.Command(path, c.args...).CombinedOutput(); err != nil {
+				t.Errorf("%s refused the exported zone: %v\n%s", c.name, err, msg)
+			}
+		})
+	}
+}
