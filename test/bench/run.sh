@@ -4,6 +4,8 @@
 #   (a) forward: CoreDNS + forward, no filter
 #   (b) filter:N: CoreDNS + sqlitefilter + forward, N rows (SIZES)
 #   (c) hosts:N: CoreDNS + hosts with the same HOSTS_SIZE names + forward
+#   (d) groups:N: (b) over the same rows in 64 lists, with 10 client groups
+#       (GROUPS_SIZES; groups_db.sh): the verdicts of (b), the cost of lists
 # The server under test is pinned to core SUT_CPU, dnsperf and the loopback
 # upstream to LOAD_CPU. Every case runs ROUNDS times, in an order rotated each
 # round, and ratios are taken against the forward run of the same round.
@@ -19,6 +21,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=${WORK:-/tmp/sqlitefilter-bench}     # binaries, data (~40 B per row), results
 SIZES=${SIZES:-"1000000 10000000 100000000"}
 HOSTS_SIZE=${HOSTS_SIZE-1000000}          # '' = no hosts case
+GROUPS_SIZES=${GROUPS_SIZES:-}             # sizes of SIZES that also get the groups case
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}                   # measured saturation run, s
 WARMUP=${WARMUP:-3}                        # unmeasured run before it, s
@@ -47,7 +50,8 @@ source "$ROOT/test/bench/lib.sh"
 
 # ---------------------------------------------------------------- setup
 log "building CoreDNS with sqlitefilter and benchtool"
-(cd "$ROOT" && go build -o "$BIN/coredns" ./build/coredns && go build -o "$BIN/benchtool" ./test/bench/benchtool) || die "build failed"
+(cd "$ROOT" && go build -o "$BIN/coredns" ./build/coredns && go build -o "$BIN/benchtool" ./test/bench/benchtool &&
+	go build -o "$BIN/sqlitefilter" ./cmd/sqlitefilter) || die "build failed"
 
 # data: the database and the query file of each size, the hosts file of HOSTS_SIZE
 declare -A GEN_S=()
@@ -62,6 +66,9 @@ for n in $SIZES $HOSTS_SIZE; do
 		GEN_S[$n]=$(echo "$(date +%s.%N) - $t0" | bc)
 	fi
 done
+for n in $GROUPS_SIZES; do
+	[ -s "$DATA/rules-$n-groups.db" ] || { log "adding 64 lists and 10 groups to $n rows"; "$ROOT/test/bench/groups_db.sh" "$DATA/rules-$n.db" "$DATA/rules-$n-groups.db" "$BIN/sqlitefilter"; }
+done
 [ -z "$HOSTS_SIZE" ] || [ -s "$DATA/hosts-$HOSTS_SIZE" ] || "$BIN/benchtool" gen -rows "$HOSTS_SIZE" -hosts "$DATA/hosts-$HOSTS_SIZE"
 
 # ---------------------------------------------------------------- cases
@@ -71,7 +78,8 @@ corefile() { # case size -> path
 		echo ".:$PORT {"
 		echo "    bind $ADDR"
 		case $1 in
-		filter) printf '    sqlitefilter %s {\n' "$DATA/rules-$2.db"
+		filter|groups) db=$DATA/rules-$2.db; [ "$1" = groups ] && db=$DATA/rules-$2-groups.db
+			printf '    sqlitefilter %s {\n' "$db"
 			[ -n "$FILTER_OPTS" ] && tr ';' '\n' <<< "$FILTER_OPTS" | sed 's/^ */        /'
 			echo "    }" ;;
 		hosts) printf '    hosts %s {\n        no_reverse\n        fallthrough\n    }\n' "$DATA/hosts-$2" ;;
@@ -82,7 +90,7 @@ corefile() { # case size -> path
 	echo "$f"
 }
 QSIZE=${HOSTS_SIZE:-${SIZES%% *}}          # the query file of forward and hosts
-queries() { case $1 in filter) echo "$DATA/queries-$2.txt" ;; *) echo "$DATA/queries-$QSIZE.txt" ;; esac; }
+queries() { case $1 in filter|groups) echo "$DATA/queries-$2.txt" ;; *) echo "$DATA/queries-$QSIZE.txt" ;; esac; }
 
 SRV=
 start_server() { # case size dir -> sets SRV, writes the seconds to ready into dir/ready
@@ -125,7 +133,7 @@ measure() { # case size round
 	local ready bloom=- qf; qf=$(queries "$1" "$2")
 	start_server "$1" "$2" "$dir" || { log "$1 $2 not ready"; stop "$SRV"; return 1; }
 	ready=$(cat "$dir/ready")
-	[ "$1" = filter ] && [ "$BLOOM_ON" = 1 ] && bloom=$(wait_bloom "$dir")
+	[ "$1" != forward ] && [ "$1" != hosts ] && [ "$BLOOM_ON" = 1 ] && bloom=$(wait_bloom "$dir")
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$WARMUP" $DNSPERF_ARGS > "$dir/warmup.txt" 2>&1
 	local c0 c1; c0=$(cpu_ticks "$SRV")
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$DURATION" $DNSPERF_ARGS > "$dir/dnsperf.txt" 2>&1
@@ -160,6 +168,7 @@ kill -0 "$UP" || die "upstream did not start, see $OUT/upstream.log"
 
 CASES=(forward:-)
 for n in $SIZES; do CASES+=("filter:$n"); done
+for n in $GROUPS_SIZES; do CASES+=("groups:$n"); done
 [ -z "$HOSTS_SIZE" ] || CASES+=("hosts:$HOSTS_SIZE")
 for r in $(seq "$ROUNDS"); do
 	off=$(( (r - 1) % ${#CASES[@]} ))
@@ -179,7 +188,7 @@ for c in "${CASES[@]}"; do
 	set -- "${c%%:*}" "${c#*:}"
 	dir=$OUT/$1-$2-lat; mkdir -p "$dir"
 	start_server "$1" "$2" "$dir" || { stop "$SRV"; continue; }
-	[ "$1" = filter ] && [ "$BLOOM_ON" = 1 ] && wait_bloom "$dir" > /dev/null
+	[ "$1" != forward ] && [ "$1" != hosts ] && [ "$BLOOM_ON" = 1 ] && wait_bloom "$dir" > /dev/null
 	qf=$(queries "$1" "$2")
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$WARMUP" -Q "$RATE" $DNSPERF_ARGS > /dev/null 2>&1
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$LAT_SECONDS" -Q "$RATE" $DNSPERF_ARGS -v > "$dir/latency.txt" 2>&1
