@@ -63,30 +63,53 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 			ds.cached = true
 			return v, nil
 		}
-		r := store.NewRouter(f.files)
-		src := rules.Source{Lookup: r}
+		d := f.scratch.Get().(*lookups)
+		d.r.Reset(f.files)
+		d.src = rules.Source{}
 		if rs != nil {
-			src.Regex, src.RegexLists = rs.set.Regex, rs.set.RegexLists
+			d.src.Regex, d.src.RegexLists = rs.set.Regex, rs.set.RegexLists
 		}
 		if !f.cfg.sharded() {
 			// Trusted only for the generation it was read in: a new alias
 			// row is never missed because of it. Of a shard set, shard 0
 			// knowing no alias says nothing of the other shards.
-			src.NoAliases = rs != nil && rs.set.NoAliases && rs.gen == s0.Generation()
+			d.src.NoAliases = rs != nil && rs.set.NoAliases && rs.gen == s0.Generation()
 		}
 		// Each file's key filter answers for the keys of its shard.
-		src.Lookup = bloom.Wrap(f.filters, f.files, r, &ds.bloomNegatives)
-		v, err := policy.DecideFor(src, name, sc)
-		r.Release()
-		if r.Replaced(err) {
+		d.src.Lookup = d.fl.Wrap(f.filters, f.files, &d.r, &ds.bloomNegatives)
+		v, err := policy.DecideFor(&d.src, name, sc)
+		d.r.Release()
+		replaced, probes := d.r.Replaced(err), d.r.Probes()
+		d.release()
+		f.scratch.Put(d)
+		if replaced {
 			continue
 		}
 		// A decision the key filters took alone costs less than a cache
 		// entry would (and names never asked twice would only churn the
 		// cache): only what SQLite answered is kept.
-		if err == nil && (r.Probes() > 0 || keepFiltered) {
+		if err == nil && (probes > 0 || keepFiltered) {
 			f.cache.put(s0, gen, rs, sc, name, v)
 		}
 		return v, err
 	}
+}
+
+// lookups is what one decision needs beside the name: the Router over the
+// files, the key filters in front of it and the Source over both. The server
+// keeps them in a pool (SQLiteFilter.scratch): made for every decided name,
+// they were three allocations of each query (and of each name of a checked
+// answer).
+type lookups struct {
+	r   store.Router
+	fl  bloom.Filtered
+	src rules.Source
+}
+
+// release drops what d points to, so that a pooled decision keeps no store
+// or rule set alive.
+func (d *lookups) release() {
+	d.r.Clear()
+	d.fl.Clear()
+	d.src = rules.Source{}
 }

@@ -58,12 +58,15 @@ type SQLiteFilter struct {
 	// filters are the key filters of the files, by shard; nil ones when
 	// bloom_max_memory is 0.
 	filters []*bloom.KeyFilter
+	// scratch pools the *lookups of decideFor.
+	scratch sync.Pool
 }
 
 // New returns a handler for cfg. It opens nothing: Start does.
 func New(cfg Config) *SQLiteFilter {
 	f := &SQLiteFilter{cfg: cfg, skips: newSkipReporter(), errors: newErrorLog(errorLogInterval)}
 	f.cache = newVerdictCache(cfg.CacheSize)
+	f.scratch.New = func() any { return new(lookups) }
 	f.files = newFiles(cfg)
 	f.filters = make([]*bloom.KeyFilter, len(f.files))
 	for i := range f.filters {

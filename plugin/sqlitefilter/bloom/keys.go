@@ -115,9 +115,22 @@ func New(maxBytes int64, log Logger) *KeyFilter {
 // complete is asked directly. A set of one file pays no hash to find the
 // shard.
 func Wrap(filters []*KeyFilter, set store.Set, l policy.Lookup, negatives *int) policy.Lookup {
-	fl := &filteredLookup{Lookup: l, negatives: negatives, n: set.Len()}
-	fl.states = fl.one[:]
-	if fl.n > 1 {
+	return new(Filtered).Wrap(filters, set, l, negatives)
+}
+
+// Wrap is the package's Wrap in fl, which it returns unless no filter is
+// complete (then l itself): a Filtered kept between decisions wraps each
+// without an allocation.
+func (fl *Filtered) Wrap(filters []*KeyFilter, set store.Set, l policy.Lookup, negatives *int) policy.Lookup {
+	states := fl.states
+	*fl = Filtered{Lookup: l, negatives: negatives, n: set.Len()}
+	switch {
+	case fl.n <= 1:
+		fl.states = fl.one[:]
+	case cap(states) >= fl.n: // several shards: states is not fl.one
+		fl.states = states[:fl.n]
+		clear(fl.states)
+	default:
 		fl.states = make([]*filterState, fl.n)
 	}
 	some := false
@@ -134,6 +147,14 @@ func Wrap(filters []*KeyFilter, set store.Set, l policy.Lookup, negatives *int) 
 		return l
 	}
 	return fl
+}
+
+// Clear drops the filters and the lookup fl points to, keeping its memory
+// for the next Wrap.
+func (fl *Filtered) Clear() {
+	states := fl.states
+	clear(states)
+	*fl = Filtered{states: states[:0]}
 }
 
 // Settled reports whether a build for s has ended: the filter is in use, or
@@ -157,9 +178,10 @@ func (k *KeyFilter) Ready(s *store.Store) bool {
 	return st != nil && st.store == s && st.gen.Load() == s.Generation()
 }
 
-// filteredLookup answers "absent" for a filtered table when the filter of
-// the key's shard is sure, and asks the store otherwise.
-type filteredLookup struct {
+// Filtered is a lookup behind key filters: it answers "absent" for a
+// filtered table when the filter of the key's shard is sure, and asks the
+// store otherwise.
+type Filtered struct {
 	policy.Lookup
 	states    []*filterState // by shard; nil where no filter is complete
 	one       [1]*filterState
@@ -168,7 +190,7 @@ type filteredLookup struct {
 }
 
 // absent reports whether the filter of key's shard is sure key is absent.
-func (fl *filteredLookup) absent(key string) bool {
+func (fl *Filtered) absent(key string) bool {
 	i := 0
 	if fl.n > 1 {
 		i = schema.ShardOf(key, fl.n)
@@ -181,14 +203,14 @@ func (fl *filteredLookup) absent(key string) bool {
 	return true
 }
 
-func (fl *filteredLookup) Lists(t schema.Table, key string) (policy.Lists, error) {
+func (fl *Filtered) Lists(t schema.Table, key string) (policy.Lists, error) {
 	if filtered[t] && fl.absent(key) {
 		return 0, nil
 	}
 	return fl.Lookup.Lists(t, key)
 }
 
-func (fl *filteredLookup) AliasTarget(name string) (string, policy.Lists, error) {
+func (fl *Filtered) AliasTarget(name string) (string, policy.Lists, error) {
 	if fl.absent(name) {
 		return "", 0, nil
 	}

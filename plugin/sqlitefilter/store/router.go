@@ -36,13 +36,34 @@ type lent struct {
 
 // NewRouter returns a Router over set for one decision.
 func NewRouter(set Set) *Router {
-	r := &Router{set: set, n: set.Len()}
-	if r.n == 1 {
+	r := new(Router)
+	r.Reset(set)
+	return r
+}
+
+// Reset makes r a new Router over set, as NewRouter does, in place: a
+// released Router can serve the next decision without an allocation (the
+// server keeps them in a pool).
+func (r *Router) Reset(set Set) {
+	held := r.held
+	*r = Router{set: set, n: set.Len()}
+	switch {
+	case r.n == 1:
 		r.held = r.one[:]
-	} else {
+	case cap(held) >= r.n: // a set of several shards: held is not r.one
+		r.held = held[:r.n]
+		clear(r.held)
+	default:
 		r.held = make([]lent, r.n)
 	}
-	return r
+}
+
+// Clear drops the set and the stores r points to (a released Router: it
+// holds no connection), keeping its memory for the next Reset.
+func (r *Router) Clear() {
+	held := r.held
+	clear(held)
+	*r = Router{held: held[:0]}
 }
 
 // View runs fn with a Router over set and releases it afterwards.
