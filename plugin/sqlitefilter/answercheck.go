@@ -31,13 +31,14 @@ type answerCheck struct {
 	v     policy.Verdict // the query's verdict
 	// client is who asked (the zero Addr when the database has no groups):
 	// the names and addresses of the answer are decided in its scope, as
-	// the query name was; ds is the query's decideStats, which name the
-	// client's group and the lists.
+	// the query name was; ds is the query's decideStats (a copy), which
+	// name the client's group and the lists.
 	client netip.Addr
-	ds     *decideStats
+	ds     decideStats
 	// result is the verdict once the answer is checked: v, or the one
 	// that blocked the answer.
 	result policy.Verdict
+	scan   answerScan // run's, kept here to share the query's allocation
 }
 
 // maxChainNames bounds the names of one answer that are decided: a chain
@@ -133,7 +134,8 @@ func (s *answerScan) scan(answer []dns.RR) {
 // chain come first: a CNAME to a blocked name is the more telling verdict
 // when the chain also ends at a blocked address.
 func (c *answerCheck) run(w *answerWriter, m *dns.Msg) (done bool, err error) {
-	var s answerScan
+	s := &c.scan
+	*s = answerScan{}
 	if c.rs.set.BlockIP.Len() > 0 {
 		s.ips, s.blocks = c.rs.set.BlockIP, c.scope().Blocks
 	}
@@ -151,11 +153,11 @@ func (c *answerCheck) run(w *answerWriter, m *dns.Msg) (done bool, err error) {
 	if v.Action == c.v.Action {
 		return false, nil
 	}
-	record(c.ctx, v, nil, c.ds)
+	record(c.ctx, v, nil, &c.ds)
 	if v.Rule.Table == schema.DNSBlock && c.f.blockUp != nil {
 		// As for a query name in fqdn_dns_block: the block upstream
 		// answers the query, and its answer is rewritten.
-		rw := &answerWriter{ResponseWriter: w.ResponseWriter, rw: w.rw, n: w.n}
+		rw := &answerWriter{ResponseWriter: w.ResponseWriter, rw: w.rw, n: w.n, ctx: w.ctx}
 		if rcode, err := c.f.blockUp.serve(c.ctx, rw, c.r); rcode != dns.RcodeSuccess {
 			reply := new(dns.Msg)
 			reply.SetRcode(c.r, rcode)
@@ -182,7 +184,7 @@ func (c *answerCheck) decide(name string) (policy.Verdict, error) {
 // fail answers as on_error says when a name of the answer could not be
 // decided: fail_open lets the answer through, fail_closed answers SERVFAIL.
 func (c *answerCheck) fail(w *answerWriter, err error) (bool, error) {
-	record(c.ctx, c.v, err, c.ds)
+	record(c.ctx, c.v, err, &c.ds)
 	dbErrorCount.WithLabelValues(metrics.WithServer(c.ctx), metrics.WithView(c.ctx)).Inc()
 	c.f.errors.Log(fmt.Errorf("look up the answer of %s: %w", c.qname, err))
 	c.result = c.v

@@ -64,7 +64,7 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 			return v, nil
 		}
 		d := f.scratch.Get().(*lookups)
-		d.r.Reset(f.files)
+		d.r.Reset(f.set)
 		d.src = rules.Source{}
 		if rs != nil {
 			d.src.Regex, d.src.RegexLists = rs.set.Regex, rs.set.RegexLists
@@ -76,9 +76,11 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 			d.src.NoAliases = rs != nil && rs.set.NoAliases && rs.gen == s0.Generation()
 		}
 		// Each file's key filter answers for the keys of its shard.
-		d.src.Lookup = d.fl.Wrap(f.filters, f.files, &d.r, &ds.bloomNegatives)
+		d.negatives = 0
+		d.src.Lookup = d.fl.Wrap(f.filters, f.set, &d.r, &d.negatives)
 		v, err := policy.DecideFor(&d.src, name, sc)
 		d.r.Release()
+		ds.bloomNegatives += d.negatives
 		replaced, probes := d.r.Replaced(err), d.r.Probes()
 		d.release()
 		f.scratch.Put(d)
@@ -104,6 +106,10 @@ type lookups struct {
 	r   store.Router
 	fl  bloom.Filtered
 	src rules.Source
+	// negatives counts the key filters' answers, for the caller's
+	// decideStats: a pointer to those in the pooled lookups would move
+	// them, and with them the caller's, to the heap.
+	negatives int
 }
 
 // release drops what d points to, so that a pooled decision keeps no store

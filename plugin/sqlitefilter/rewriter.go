@@ -1,11 +1,13 @@
 package sqlitefilter
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 
+	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/miekg/dns"
 
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
@@ -20,9 +22,12 @@ import (
 // zone plugin its records.
 type answerWriter struct {
 	dns.ResponseWriter
-	rw    *rules.AddrRewrites // nil: no rewrite
-	n     func(int)           // counts rewritten addresses
-	check *answerCheck        // nil: the answer is not checked
+	rw *rules.AddrRewrites // nil: no rewrite
+	// n counts rewritten addresses; when nil, and ctx is set, they are
+	// counted in the metric of ctx's server and view.
+	n     func(int)
+	ctx   context.Context
+	check *answerCheck // nil: the answer is not checked
 }
 
 // WriteMsg implements dns.ResponseWriter.
@@ -68,8 +73,11 @@ func (w *answerWriter) rewrite(m *dns.Msg) error {
 	// longer verify, go with the data they signed.
 	m.AuthenticatedData = false
 	m.Answer = dropSignatures(m.Answer, changed)
-	if w.n != nil {
+	switch {
+	case w.n != nil:
 		w.n(addrs)
+	case w.ctx != nil && addrs > 0:
+		addrRewriteCount.WithLabelValues(metrics.WithServer(w.ctx), metrics.WithView(w.ctx)).Add(float64(addrs))
 	}
 	return w.ResponseWriter.WriteMsg(m)
 }

@@ -41,6 +41,7 @@ type SQLiteFilter struct {
 	// until a first open succeeded, and replaced whole when the file is
 	// swapped.
 	files files
+	set   store.Set              // files as a store.Set, boxed once: a slice made an interface is an allocation
 	rules atomic.Pointer[loaded] // nil until the loader built them (loader.go)
 	kick  chan struct{}          // the watch tells the loader the data changed
 	stop  chan struct{}
@@ -68,6 +69,7 @@ func New(cfg Config) *SQLiteFilter {
 	f.cache = newVerdictCache(cfg.CacheSize)
 	f.scratch.New = func() any { return new(lookups) }
 	f.files = newFiles(cfg)
+	f.set = f.files
 	f.filters = make([]*bloom.KeyFilter, len(f.files))
 	for i := range f.filters {
 		f.filters[i] = bloom.New(cfg.BloomMaxBytes, log)
@@ -93,16 +95,17 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	rs := f.currentRules()
 	server, view := metrics.WithServer(ctx), metrics.WithView(ctx)
 	start := time.Now()
-	var ds decideStats
+	var stats decideStats
+	ds := &stats
 	var client netip.Addr
 	if rs != nil && rs.set.Clients != nil {
 		// Only a database with groups needs to know who asks.
 		client = clientAddr(w, r, f.cfg.TrustedForwarders)
 	}
 	name := policy.Canonical(state.QName())
-	v, err := f.decideFor(name, client, rs, &ds, false)
-	f.observe(server, view, time.Since(start), &ds)
-	record(ctx, v, err, &ds)
+	v, err := f.decideFor(name, client, rs, ds, false)
+	f.observe(server, view, time.Since(start), ds)
+	record(ctx, v, err, ds)
 	if err != nil {
 		dbErrorCount.WithLabelValues(server, view).Inc()
 		if !errors.Is(err, store.ErrNotOpen) { // the watcher logs why it is not open
@@ -118,13 +121,13 @@ func (f *SQLiteFilter) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	for _, s := range v.Skipped {
 		f.skips.report(s, "")
 	}
-	aw, check := f.answerWriter(ctx, w, r, rs, v, name, client, &ds)
+	aw, check := f.answerWriter(ctx, w, r, rs, v, name, client, ds)
 	rcode, err := f.serve(ctx, w, aw, r, v)
 	final := v
 	if check != nil && check.result.Action != policy.ActionPass {
 		final = check.result // the answer was checked, and maybe blocked
 	}
-	requestCount.WithLabelValues(server, view, final.Action.String(), metricList(final, &ds)).Inc()
+	requestCount.WithLabelValues(server, view, final.Action.String(), metricList(final, ds)).Inc()
 	return rcode, err
 }
 
@@ -183,16 +186,28 @@ func (f *SQLiteFilter) answerWriter(ctx context.Context, w dns.ResponseWriter, r
 	if rs == nil || f.aliasedBy(ctx) {
 		return w, nil
 	}
-	aw := &answerWriter{ResponseWriter: w}
-	if rs.set.Rewrite.Len() > 0 {
-		c := addrRewriteCount.WithLabelValues(metrics.WithServer(ctx), metrics.WithView(ctx))
-		aw.rw, aw.n = rs.set.Rewrite, func(n int) { c.Add(float64(n)) }
-	}
-	if f.cfg.AnswerCheck && v.ChecksAnswer() {
-		aw.check = &answerCheck{f: f, ctx: ctx, r: r, qname: qname, rs: rs, v: v, client: client, ds: ds}
-	}
-	if aw.rw == nil && aw.check == nil {
+	rewrite := rs.set.Rewrite.Len() > 0
+	check := f.cfg.AnswerCheck && v.ChecksAnswer()
+	if !rewrite && !check {
 		return w, nil
 	}
+	q := new(answerState)
+	aw := &q.w
+	aw.ResponseWriter = w
+	if rewrite {
+		aw.rw, aw.ctx = rs.set.Rewrite, ctx
+	}
+	if check {
+		aw.check = &q.check
+		*aw.check = answerCheck{f: f, ctx: ctx, r: r, qname: qname, rs: rs, v: v, client: client, ds: *ds}
+	}
 	return aw, aw.check
+}
+
+// answerState is the writer that checks and rewrites one query's answer,
+// and its check: they point to one another and outlive the call that makes
+// them, so each would be an allocation of its own; together they are one.
+type answerState struct {
+	w     answerWriter
+	check answerCheck
 }
