@@ -1,6 +1,7 @@
 package sqlitefilter
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/rules"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // decide runs policy.Decide over the files as they are now, with the regex
@@ -59,12 +61,25 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 			sc = rs.set.Clients.Scope(g, time.Now)
 			ds.group, ds.clients = g.Name, rs.set.Clients
 		}
-		if v, ok := f.cache.get(s0, gen, rs, sc, name); ok {
-			ds.cached = true
-			return v, nil
+		if keepFiltered {
+			if v, ok := f.cache.get(s0, gen, rs, sc, name); ok {
+				ds.cached = true
+				return v, nil
+			}
 		}
 		d := f.scratch.Get().(*lookups)
 		d.r.Reset(f.set)
+		// A query name is looked up in the verdict cache only when the
+		// key filters cannot decide it alone, at its first probe that
+		// would reach SQLite: a name in no table, most names, is decided
+		// by the filters for less than a lookup costs, and the cache
+		// holds only what SQLite decided. The names of answers look
+		// first (above): they are cached however they were decided.
+		var under policy.Lookup = &d.r
+		if !keepFiltered && f.cache != nil {
+			d.gate = cacheGate{Lookup: &d.r, c: f.cache, s: s0, gen: gen, rs: rs, sc: sc, name: name}
+			under = &d.gate
+		}
 		d.src = rules.Source{}
 		if rs != nil {
 			d.src.Regex, d.src.RegexLists = rs.set.Regex, rs.set.RegexLists
@@ -77,13 +92,21 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 		}
 		// Each file's key filter answers for the keys of its shard.
 		d.negatives = 0
-		d.src.Lookup = d.fl.Wrap(f.filters, f.set, &d.r, &d.negatives)
+		d.src.Lookup = d.fl.Wrap(f.filters, f.set, under, &d.negatives)
 		v, err := policy.DecideFor(&d.src, name, sc)
 		d.r.Release()
 		ds.bloomNegatives += d.negatives
 		replaced, probes := d.r.Replaced(err), d.r.Probes()
+		hit := d.gate.hit
+		if hit {
+			v, err = d.gate.v, nil
+		}
 		d.release()
 		f.scratch.Put(d)
+		if hit {
+			ds.cached = true
+			return v, nil
+		}
 		if replaced {
 			continue
 		}
@@ -103,9 +126,10 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 // they were three allocations of each query (and of each name of a checked
 // answer).
 type lookups struct {
-	r   store.Router
-	fl  bloom.Filtered
-	src rules.Source
+	r    store.Router
+	gate cacheGate
+	fl   bloom.Filtered
+	src  rules.Source
 	// negatives counts the key filters' answers, for the caller's
 	// decideStats: a pointer to those in the pooled lookups would move
 	// them, and with them the caller's, to the heap.
@@ -116,6 +140,49 @@ type lookups struct {
 // or rule set alive.
 func (d *lookups) release() {
 	d.r.Clear()
+	d.gate = cacheGate{}
 	d.fl.Clear()
 	d.src = rules.Source{}
+}
+
+// cacheGate is the lookup under the key filters of a query name's
+// decision: before the decision's first probe reaches SQLite it asks the
+// verdict cache, and on a hit stops the decision there (every lookup then
+// fails with errCached) and holds the cached verdict.
+type cacheGate struct {
+	policy.Lookup
+	c       *verdictCache
+	s       *store.Store
+	gen     uint64
+	rs      *loaded
+	sc      policy.Scope
+	name    string
+	checked bool
+	hit     bool
+	v       policy.Verdict
+}
+
+// errCached stops a decision whose verdict the cache holds.
+var errCached = errors.New("verdict cached")
+
+func (g *cacheGate) cached() bool {
+	if !g.checked {
+		g.checked = true
+		g.v, g.hit = g.c.get(g.s, g.gen, g.rs, g.sc, g.name)
+	}
+	return g.hit
+}
+
+func (g *cacheGate) Lists(t schema.Table, key string) (policy.Lists, error) {
+	if g.cached() {
+		return 0, errCached
+	}
+	return g.Lookup.Lists(t, key)
+}
+
+func (g *cacheGate) AliasTarget(name string) (string, policy.Lists, error) {
+	if g.cached() {
+		return "", 0, errCached
+	}
+	return g.Lookup.AliasTarget(name)
 }
