@@ -57,10 +57,19 @@ func newFilter(n int64) *filter {
 		b.words = make([]uint32, blocks*8)
 		return b
 	}
+	// Every add and check lands on a random block: with 4 KiB pages, a
+	// filter of 100 M keys spans 30,000 of them, and most accesses miss
+	// the TLB before they miss the cache. 2 MiB pages, where the kernel
+	// grants them on request, cut those misses 512-fold. Refused, the
+	// filter works as it is.
+	_ = syscall.Madvise(mem, madvHugepage)
 	b.words = unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), blocks*8)
 	runtime.SetFinalizer(b, func(*filter) { syscall.Munmap(mem) })
 	return b
 }
+
+// madvHugepage is Linux's MADV_HUGEPAGE.
+const madvHugepage = 14
 
 // sizeBytes is the memory the filter's bit array takes.
 func (b *filter) sizeBytes() int64 { return int64(len(b.words)) * 4 }
