@@ -2,6 +2,7 @@ package sqlitefilter
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"sync"
 
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
@@ -27,7 +28,7 @@ import (
 type verdictCache struct {
 	seed   maphash.Seed
 	shards []cacheShard
-	sets   uint64 // sets per shard, a power of two
+	sets   uint64 // sets per shard
 }
 
 type cacheShard struct {
@@ -63,17 +64,13 @@ const cacheShards = 64
 // cacheWays is the number of slots a name may be in.
 const cacheWays = 4
 
-// newVerdictCache returns a cache of about size entries (at least size, at
-// most twice), or nil (no cache, every method a no-op) when size is 0.
+// newVerdictCache returns a cache of size entries (rounded up to a whole
+// number of sets per shard, 256 at most), allocated at once, or nil (no cache, every method a no-op) when size is 0.
 func newVerdictCache(size int) *verdictCache {
 	if size <= 0 {
 		return nil
 	}
-	per := (size + cacheShards*cacheWays - 1) / (cacheShards * cacheWays)
-	sets := uint64(1)
-	for sets < uint64(per) {
-		sets <<= 1
-	}
+	sets := uint64((size + cacheShards*cacheWays - 1) / (cacheShards * cacheWays))
 	c := &verdictCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, cacheShards), sets: sets}
 	for i := range c.shards {
 		c.shards[i].hashes = make([]uint64, sets*cacheWays)
@@ -88,8 +85,10 @@ func (c *verdictCache) locate(name string) (uint64, *cacheShard, uint64) {
 	if h == 0 {
 		h = 1
 	}
-	// The shard from the low bits, the set from the ones above them.
-	return h, &c.shards[h&(cacheShards-1)], (h >> 6 & (c.sets - 1)) * cacheWays
+	// The shard from the low bits, the set from the high ones
+	// (multiply-shift maps them onto [0, sets) without a division).
+	set, _ := bits.Mul64(h, c.sets)
+	return h, &c.shards[h&(cacheShards-1)], set * cacheWays
 }
 
 // get returns the verdict cached for name in scope sc under store s at
