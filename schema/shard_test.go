@@ -55,10 +55,7 @@ func TestSplitPutsEveryRowInItsShardAndLosesNone(t *testing.T) {
 			want := tableRows(t, src)
 
 			const n = 3
-			var dsts []string
-			for i := range n {
-				dsts = append(dsts, filepath.Join(dir, fmt.Sprintf("shard-%d.db", i)))
-			}
+			dsts := shardPaths(dir, n)
 			if err := schema.Split(src, dsts); err != nil {
 				t.Fatal(err)
 			}
@@ -184,11 +181,7 @@ func TestSplitKeepsListsAndGroups(t *testing.T) {
 			dir := t.TempDir()
 			src := filepath.Join(dir, "src.db")
 			testkit.CreateDB(t, src, layout, "wal")
-			rw := testkit.OpenRW(t, src)
-			if _, err := schema.Upgrade(rw); err != nil {
-				t.Fatal(err)
-			}
-			rw.Close()
+			testkit.WithLists(t, src)
 			names := []string{"doubleclick.net", "example.com", "tracker.example", "x.y.z", "ads.example.org"}
 			for i, n := range names {
 				testkit.ExecSQL(t, src, fmt.Sprintf("INSERT INTO block_wildcard (Domain) VALUES ('%s')", n))
@@ -204,10 +197,7 @@ func TestSplitKeepsListsAndGroups(t *testing.T) {
 				"INSERT INTO sqlitefilter_groups (name, lists, paused_until) VALUES ('kids', 5, 42)",
 				"INSERT INTO sqlitefilter_group_clients VALUES ('10.1.0.0/16', 'kids')")
 			const n = 3
-			var dsts []string
-			for i := range n {
-				dsts = append(dsts, filepath.Join(dir, fmt.Sprintf("shard-%d.db", i)))
-			}
+			dsts := shardPaths(dir, n)
 			if err := schema.Split(src, dsts); err != nil {
 				t.Fatal(err)
 			}
@@ -244,4 +234,13 @@ func queryString(t *testing.T, path, q string) string {
 		t.Fatalf("%s: %s: %v", path, q, err)
 	}
 	return s
+}
+
+// shardPaths are the paths of n shards in dir.
+func shardPaths(dir string, n int) []string {
+	var dsts []string
+	for i := range n {
+		dsts = append(dsts, filepath.Join(dir, fmt.Sprintf("shard-%d.db", i)))
+	}
+	return dsts
 }

@@ -54,13 +54,7 @@ func encryptedCorefile(db, upstream, ready, metrics string, cert testCert, extra
 // them.
 func groupsDB(t *testing.T) string {
 	t.Helper()
-	db := testkit.NewDB(t, schema.PerType, "wal")
-	rw := testkit.OpenRW(t, db)
-	if _, err := schema.Upgrade(rw); err != nil {
-		t.Fatal(err)
-	}
-	rw.Close()
-	testkit.ExecSQL(t, db,
+	db := testkit.WithLists(t, testkit.NewDB(t, schema.PerType, "wal"),
 		"INSERT INTO block_wildcard (Domain) VALUES ('legacy.test')",
 		"INSERT INTO sqlitefilter_lists (id, name) VALUES (1, 'kids')",
 		"INSERT INTO block_wildcard (Domain, lists) VALUES ('games.test', 2)",

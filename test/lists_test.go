@@ -46,13 +46,7 @@ func queryFrom(t *testing.T, addr, from, name, ecs string) string {
 // requests metric and the log name the list.
 func TestClientGroupsEndToEnd(t *testing.T) {
 	up := testkit.StartUpstream(t, upstreamRecipe)
-	db := testkit.NewDB(t, schema.PerType, "wal")
-	rw := testkit.OpenRW(t, db)
-	if _, err := schema.Upgrade(rw); err != nil {
-		t.Fatal(err)
-	}
-	rw.Close()
-	testkit.ExecSQL(t, db,
+	db := testkit.WithLists(t, testkit.NewDB(t, schema.PerType, "wal"),
 		"INSERT INTO block_exact (Domain) VALUES ('legacy.test')",
 		"INSERT INTO sqlitefilter_lists (id, name) VALUES (1, 'kids')",
 		"INSERT INTO block_wildcard (Domain, lists) VALUES ('games.test', 2)",
@@ -104,13 +98,7 @@ func grepLines(s, sub string) string {
 // Everyone else reaches the block of everyone.db.
 func TestViewPerGroupEndToEnd(t *testing.T) {
 	up := testkit.StartUpstream(t, upstreamRecipe)
-	kids := testkit.NewDB(t, schema.PerType, "wal")
-	rw := testkit.OpenRW(t, kids)
-	if _, err := schema.Upgrade(rw); err != nil {
-		t.Fatal(err)
-	}
-	rw.Close()
-	testkit.ExecSQL(t, kids,
+	kids := testkit.WithLists(t, testkit.NewDB(t, schema.PerType, "wal"),
 		"INSERT INTO block_wildcard (Domain) VALUES ('games.test')",
 		"INSERT INTO sqlitefilter_lists (id, name) VALUES (1, 'strict')",
 		"INSERT INTO block_exact (Domain, lists) VALUES ('video.test', 2)",

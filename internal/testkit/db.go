@@ -81,6 +81,21 @@ func CreateDB(t testing.TB, path string, layout schema.Layout, journalMode strin
 	insert(t, db, rows)
 }
 
+// WithLists upgrades the database at path to lists (schema.Upgrade: the
+// lists column, the lists and groups tables) and runs the statements, which
+// usually name lists, memberships and groups. It returns path.
+func WithLists(t testing.TB, path string, statements ...string) string {
+	t.Helper()
+	db := OpenRW(t, path)
+	if _, err := schema.Upgrade(db); err != nil {
+		db.Close()
+		t.Fatalf("%s: upgrade: %v", path, err)
+	}
+	db.Close()
+	ExecSQL(t, path, statements...)
+	return path
+}
+
 // InsertRows adds rows to the database at path, in one transaction.
 func InsertRows(t testing.TB, path string, rows ...Row) {
 	t.Helper()
