@@ -20,19 +20,14 @@ import (
 // disagree with the server on the same database.
 func runExplain(args []string) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	clientFlag := fs.String("client", "", "decide for the client at this address: its group's lists apply")
-	var cnames, addrs listFlag
-	fs.Var(&cnames, "cname", "a name the answer leads to (CNAME, DNAME or SVCB target); repeat it, or separate names with commas, for a chain")
-	fs.Var(&addrs, "addr", "an address of the answer (A, AAAA or a hint); repeat it or separate with commas")
+	in := explainFlags(fs)
 	pos, err := parseN(fs, args, 2, 3, "[--client IP] DB NAME [TYPE] [--cname TARGET…] [--addr ADDRESS…]")
 	if err != nil {
 		return err
 	}
-	var client netip.Addr
-	if *clientFlag != "" {
-		if client, err = netip.ParseAddr(*clientFlag); err != nil {
-			return usagef("--client: %q is not an address", *clientFlag)
-		}
+	client, answer, err := in.parse()
+	if err != nil {
+		return err
 	}
 	qtype := "A"
 	if len(pos) == 3 {
@@ -47,29 +42,13 @@ func runExplain(args []string) error {
 		return err
 	}
 	defer sh.Close()
-	answer := explainAnswer{names: make([]string, len(cnames))}
-	for i, c := range cnames {
-		answer.names[i] = queryName(c)
-	}
-	for _, a := range addrs {
-		ip, err := netip.ParseAddr(a)
-		if err != nil {
-			return usagef("--addr %q: %v", a, err)
-		}
-		answer.addrs = append(answer.addrs, ip)
-	}
 	e, err := explainFor(sh, name, client, answer)
 	if err != nil {
 		return fmt.Errorf("decide %s: %w", name, err)
 	}
 	v := e.verdict
 	fmt.Printf("name:    %s %s\n", name, qtype)
-	if len(answer.names) > 0 {
-		fmt.Printf("chain:   %s\n", strings.Join(append([]string{name}, answer.names...), " → "))
-	}
-	if len(answer.addrs) > 0 {
-		fmt.Printf("answer:  %v\n", answer.addrs)
-	}
+	answer.print(name)
 	fmt.Printf("layout:  %s\n", sh[0].Layout())
 	if e.group != "" {
 		fmt.Printf("group:   %s\n", e.group)
@@ -111,6 +90,54 @@ var explainOptions = store.Options{Pool: 1, BusyTimeoutMS: 5000}
 type explainAnswer struct {
 	names []string
 	addrs []netip.Addr
+}
+
+// print shows the answer given, after the query name.
+func (a explainAnswer) print(name string) {
+	if len(a.names) > 0 {
+		fmt.Printf("chain:   %s\n", strings.Join(append([]string{name}, a.names...), " → "))
+	}
+	if len(a.addrs) > 0 {
+		fmt.Printf("answer:  %v\n", a.addrs)
+	}
+}
+
+// explainInput is what explain and explain-shards are told beside the name:
+// who asks, and what the answer holds.
+type explainInput struct {
+	client        *string
+	cnames, addrs listFlag
+}
+
+// explainFlags defines --client, --cname and --addr on fs.
+func explainFlags(fs *flag.FlagSet) *explainInput {
+	in := &explainInput{client: fs.String("client", "", "decide for the client at this address: its group's lists apply")}
+	fs.Var(&in.cnames, "cname", "a name the answer leads to (CNAME, DNAME or SVCB target); repeat it, or separate names with commas, for a chain")
+	fs.Var(&in.addrs, "addr", "an address of the answer (A, AAAA or a hint); repeat it or separate with commas")
+	return in
+}
+
+// parse returns the client (the zero Addr when none is given) and the answer.
+func (in *explainInput) parse() (netip.Addr, explainAnswer, error) {
+	var client netip.Addr
+	if *in.client != "" {
+		var err error
+		if client, err = netip.ParseAddr(*in.client); err != nil {
+			return client, explainAnswer{}, usagef("--client: %q is not an address", *in.client)
+		}
+	}
+	answer := explainAnswer{names: make([]string, len(in.cnames))}
+	for i, c := range in.cnames {
+		answer.names[i] = queryName(c)
+	}
+	for _, a := range in.addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return client, answer, usagef("--addr %q: %v", a, err)
+		}
+		answer.addrs = append(answer.addrs, ip)
+	}
+	return client, answer, nil
 }
 
 // explain decides name over the shards (one file is a set of one) as the

@@ -17,7 +17,7 @@ import (
 func init() {
 	commands = append(commands,
 		command{"split", "split SRC SHARD…   split SRC into shards by key hash (SHARD order = shard number)", runSplit},
-		command{"explain-shards", "explain-shards NAME SHARD…   explain over shards made by split", runExplainShards},
+		command{"explain-shards", "explain-shards [--client IP] NAME SHARD… [--cname T…] [--addr A…]   explain over shards made by split", runExplainShards},
 	)
 }
 
@@ -65,7 +65,12 @@ func runSplit(args []string) error {
 // order, through the same decision code as the server.
 func runExplainShards(args []string) error {
 	fs := flag.NewFlagSet("explain-shards", flag.ContinueOnError)
-	pos, err := parseN(fs, args, 2, -1, "NAME SHARD…")
+	in := explainFlags(fs)
+	pos, err := parseN(fs, args, 2, -1, "[--client IP] NAME SHARD… [--cname TARGET…] [--addr ADDRESS…]")
+	if err != nil {
+		return err
+	}
+	client, answer, err := in.parse()
 	if err != nil {
 		return err
 	}
@@ -75,17 +80,23 @@ func runExplainShards(args []string) error {
 		return err
 	}
 	defer sh.Close()
-	v, err := explain(sh, name, explainAnswer{})
+	e, err := explainFor(sh, name, client, answer)
 	if err != nil {
 		return fmt.Errorf("decide %s: %w", name, err)
 	}
+	v := e.verdict
 	fmt.Printf("name:    %s\n", name)
+	answer.print(name)
 	fmt.Printf("shard:   %d of %d\n", schema.ShardOf(name, len(sh)), len(sh))
+	if e.group != "" {
+		fmt.Printf("group:   %s\n", e.group)
+	}
 	fmt.Printf("verdict: %s\n", v.Action)
 	if v.Action == policy.ActionPass {
 		return nil
 	}
 	fmt.Printf("rule:    %s (shard %d)\n", v.Rule, ruleShard(v.Rule, len(sh)))
+	fmt.Printf("list:    %s\n", e.list)
 	if v.Target != "" {
 		fmt.Printf("target:  %s\n", v.Target)
 	}

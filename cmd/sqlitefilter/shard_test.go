@@ -62,6 +62,48 @@ func TestSplitThenExplainShardsAgreesWithExplain(t *testing.T) {
 	}
 }
 
+// explain-shards takes the answer and the client explain takes, and agrees
+// with explain over the unsplit file: a CNAME chain into a blocked name, a
+// blocked answer address, and a client whose group has not the list of a
+// row.
+func TestExplainShardsChecksAnswersAndClients(t *testing.T) {
+	src := testkit.WithLists(t, testkit.NewDB(t, schema.PerType, "wal", testkit.Rows(
+		testkit.BlockWildcard("tracker-cdn.test"),
+		testkit.BlockIPv4("198.18.0.0/15"),
+	)...),
+		"INSERT INTO sqlitefilter_lists (id, name) VALUES (1, 'kids')",
+		"INSERT INTO block_exact (Domain, lists) VALUES ('games.test', 2)",
+		"INSERT INTO sqlitefilter_groups (name, lists) VALUES ('adults', 1)",
+		"INSERT INTO sqlitefilter_group_clients VALUES ('10.0.0.0/8', 'adults')")
+	shards := []string{filepath.Join(t.TempDir(), "shard-0.db"), filepath.Join(t.TempDir(), "shard-1.db"), filepath.Join(t.TempDir(), "shard-2.db")}
+	if out, err := runMain(t, append([]string{"split", src}, shards...)...); err != nil {
+		t.Fatalf("split: %v\n%s", err, out)
+	}
+	tests := []struct {
+		args []string // before the name
+		name string
+		want string // the verdict line
+	}{
+		{[]string{"--cname", "shop.tracker-cdn.test"}, "metrics.shop.example", "verdict: block_cname"},
+		{[]string{"--addr", "198.18.3.4"}, "www.example.org", "verdict: block_ip"},
+		{nil, "games.test", "verdict: block"},
+		{[]string{"--client", "10.1.2.3"}, "games.test", "verdict: pass"},
+	}
+	for _, tc := range tests {
+		want, err := runMain(t, append(append([]string{"explain"}, tc.args...), src, tc.name)...)
+		if err != nil {
+			t.Fatalf("explain %v %s: %v\n%s", tc.args, tc.name, err, want)
+		}
+		got, err := runMain(t, append(append(append([]string{"explain-shards"}, tc.args...), tc.name), shards...)...)
+		if err != nil {
+			t.Fatalf("explain-shards %v %s: %v\n%s", tc.args, tc.name, err, got)
+		}
+		if !strings.Contains(got, tc.want+"\n") || !strings.Contains(want, tc.want+"\n") {
+			t.Errorf("%v %s: want %q from both; explain-shards says\n%s\nexplain says\n%s", tc.args, tc.name, tc.want, got, want)
+		}
+	}
+}
+
 func TestSplitRefusesAmbiguousDestinations(t *testing.T) {
 	src := testkit.NewDB(t, schema.PerType, "wal")
 	dir := t.TempDir()
