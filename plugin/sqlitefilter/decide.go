@@ -35,8 +35,8 @@ func (f *SQLiteFilter) decide(name string, rs *loaded, ds *decideStats) (policy.
 // keepFiltered is set the verdict is cached even when the key filters took
 // it alone. The names of answers want that: an answer repeats as long as
 // the cache plugin serves it, so its names are decided again and again, and
-// an entry (a map probe) costs less than the filter's walk over every
-// suffix and table. The names of an answer are decided for the client that
+// a cache lookup costs less than the filter's walk over every suffix and
+// table. The names of an answer are decided for the client that
 // asked, in its scope, exactly as its query name.
 func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds *decideStats, keepFiltered bool) (policy.Verdict, error) {
 	for {
@@ -121,7 +121,8 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 }
 
 // lookups is what one decision needs beside the name: the Router over the
-// files, the key filters in front of it and the Source over both. The server
+// files, the cache gate above it, the key filters in front of them and the
+// Source over all. The server
 // keeps them in a pool (SQLiteFilter.scratch): made for every decided name,
 // they were three allocations of each query (and of each name of a checked
 // answer).
