@@ -80,8 +80,7 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 			d.gate = cacheGate{Lookup: &d.r, c: f.cache, s: s0, gen: gen, rs: rs, sc: sc, name: name}
 			under = &d.gate
 		}
-		d.src = rules.Source{}
-		if rs != nil {
+		if rs != nil { // d.src is zero: new, or cleared by release
 			d.src.Regex, d.src.RegexLists = rs.set.Regex, rs.set.RegexLists
 		}
 		if !f.cfg.sharded() {

@@ -59,8 +59,8 @@ func newFilter(n int64) *filter {
 	}
 	// Every add and check lands on a random block: with 4 KiB pages, a
 	// filter of 100 M keys spans 30,000 of them, and most accesses miss
-	// the TLB before they miss the cache. 2 MiB pages, where the kernel
-	// grants them on request, cut those misses 512-fold. Refused, the
+	// the TLB before they miss the cache. a 2 MiB page, where the kernel
+	// grants them on request, covers 512 times the memory per TLB entry. Refused, the
 	// filter works as it is.
 	_ = syscall.Madvise(mem, madvHugepage)
 	b.words = unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), blocks*8)

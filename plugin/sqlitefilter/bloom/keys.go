@@ -109,17 +109,12 @@ func New(maxBytes int64, log Logger) *KeyFilter {
 	return &KeyFilter{maxBytes: maxBytes, log: log, stop: make(chan struct{})}
 }
 
-// Wrap returns l, the lookup of one decision over the stores of set (a
-// store.Router), behind the filter of each shard that is complete for its
-// store's generation now; filters are by shard. A shard whose filter is not
-// complete is asked directly. A set of one file pays no hash to find the
-// shard.
-func Wrap(filters []*KeyFilter, set store.Set, l policy.Lookup, negatives *int) policy.Lookup {
-	return new(Filtered).Wrap(filters, set, l, negatives)
-}
-
-// Wrap is the package's Wrap in fl, which it returns unless no filter is
-// complete (then l itself): a Filtered kept between decisions wraps each
+// Wrap makes fl the lookup of one decision over the stores of set (a
+// store.Router, l), behind the filter of each shard that is complete for
+// its store's generation now, and returns it; filters are by shard. A shard
+// whose filter is not complete is asked directly, and when none is, l is
+// returned itself. A set of one file pays no hash to find the shard. A
+// Filtered kept between decisions (the server pools them) wraps each
 // without an allocation.
 func (fl *Filtered) Wrap(filters []*KeyFilter, set store.Set, l policy.Lookup, negatives *int) policy.Lookup {
 	states := fl.states

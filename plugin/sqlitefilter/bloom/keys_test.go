@@ -53,7 +53,7 @@ func wantAction(t *testing.T, k *KeyFilter, s *store.Store, name string, want po
 	t.Helper()
 	r := store.NewRouter(store.Shards{s})
 	defer r.Release()
-	v, err := policy.Decide(rules.Source{Lookup: Wrap([]*KeyFilter{k}, store.Shards{s}, r, new(int))}, name)
+	v, err := policy.Decide(rules.Source{Lookup: new(Filtered).Wrap([]*KeyFilter{k}, store.Shards{s}, r, new(int))}, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestFilterAnswersAbsentWithoutSQLite(t *testing.T) {
 	k, s := startFilter(t, path, 1<<20)
 	waitFilterReady(t, k, s)
 	probes := 0
-	src := rules.Source{Lookup: Wrap([]*KeyFilter{k}, store.Shards{s}, countingLookup{n: &probes}, new(int))}
+	src := rules.Source{Lookup: new(Filtered).Wrap([]*KeyFilter{k}, store.Shards{s}, countingLookup{n: &probes}, new(int))}
 	for _, name := range []string{"a.b.c.nothing.test", "x.y.z"} {
 		if v, err := policy.Decide(src, name); err != nil || v.Action != policy.ActionPass {
 			t.Fatalf("Decide(%s) = %v, %v; want pass", name, v, err)
