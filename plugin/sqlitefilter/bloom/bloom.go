@@ -1,13 +1,13 @@
 package bloom
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
 	"runtime"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // filter is a split-block Bloom filter (the layout Parquet and Impala use):
@@ -23,7 +23,11 @@ import (
 type filter struct {
 	words  []uint32 // 8 per block
 	blocks uint64
-	added  atomic.Int64 // keys added, for re-sizing
+	// seed of the hash: the filter lives in this process only, so the
+	// runtime's own hash (AES-based where the CPU has it, a few ns a key)
+	// can serve, with a seed of its own.
+	seed  maphash.Seed
+	added atomic.Int64 // keys added, for re-sizing
 }
 
 // bloomBitsPerKey: 10 bits per key gives ~1 % false positives; each false
@@ -51,7 +55,7 @@ func bloomBytes(n int64) int64 {
 // filter. It is unmapped by a finalizer once no query holds the filter.
 func newFilter(n int64) *filter {
 	blocks := bloomBytes(n) / bloomBlockBytes
-	b := &filter{blocks: uint64(blocks)}
+	b := &filter{blocks: uint64(blocks), seed: maphash.MakeSeed()}
 	mem, err := syscall.Mmap(-1, 0, int(blocks*bloomBlockBytes), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		b.words = make([]uint32, blocks*8)
@@ -89,7 +93,7 @@ func (b *filter) block(h uint64) []uint32 {
 // canonical, but a column compared with NOCASE would match a query for the
 // lower-case form, and the filter must never under-report.
 func (b *filter) add(key []byte) {
-	h := hashFolded(key)
+	h := hashFolded(b.seed, key)
 	blk := b.block(h)
 	lo := uint32(h)
 	for i := range blk {
@@ -105,18 +109,27 @@ func (b *filter) add(key []byte) {
 // loop keeps many cache misses in flight at once instead of waiting for each
 // in turn; a build of a hundred million keys is made of little else.
 type hashBatch struct {
-	h [512]uint64
-	n int
+	h    [512]uint64
+	n    int
+	sink uint32 // keeps the compiler from dropping flush's loads
 }
 
 func (hb *hashBatch) add(b *filter, key []byte) {
-	hb.h[hb.n] = hashFolded(key)
+	hb.h[hb.n] = hashFolded(b.seed, key)
 	if hb.n++; hb.n == len(hb.h) {
 		hb.flush(b)
 	}
 }
 
 func (hb *hashBatch) flush(b *filter) {
+	// Load each block once first: the loads do not depend on one another,
+	// so the core keeps as many misses in flight as it has buffers for, and
+	// the stores that follow find their lines in the cache. Setting the bits
+	// straight away would wait for every miss behind the store buffer.
+	var sink uint32
+	for _, h := range hb.h[:hb.n] {
+		sink ^= b.block(h)[0]
+	}
 	for _, h := range hb.h[:hb.n] {
 		blk := b.block(h)
 		lo := uint32(h)
@@ -126,6 +139,7 @@ func (hb *hashBatch) flush(b *filter) {
 	}
 	b.added.Add(int64(hb.n))
 	hb.n = 0
+	hb.sink = sink
 	runtime.KeepAlive(b)
 }
 
@@ -137,7 +151,7 @@ func (b *filter) addString(key string) {
 // mayContain reports whether key may have been added; false is certain. The
 // key must already be canonical (lower case), as query names are.
 func (b *filter) mayContain(key string) bool {
-	h := xxhash.Sum64String(key)
+	h := maphash.String(b.seed, key)
 	blk := b.block(h)
 	lo := uint32(h)
 	found := true
@@ -152,23 +166,47 @@ func (b *filter) mayContain(key string) bool {
 }
 
 // hashFolded hashes key as if it were ASCII lower case, without allocating.
-func hashFolded(key []byte) uint64 {
-	for i, c := range key {
+func hashFolded(seed maphash.Seed, key []byte) uint64 {
+	i := firstUpper(key)
+	if i < 0 {
+		return maphash.Bytes(seed, key)
+	}
+	var buf [256]byte
+	low := buf[:0]
+	if len(key) > len(buf) {
+		low = make([]byte, 0, len(key))
+	}
+	low = append(low, key[:i]...)
+	for _, c := range key[i:] {
 		if 'A' <= c && c <= 'Z' {
-			var buf [256]byte
-			low := buf[:0]
-			if len(key) > len(buf) {
-				low = make([]byte, 0, len(key))
-			}
-			low = append(low, key[:i]...)
-			for _, c := range key[i:] {
-				if 'A' <= c && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				low = append(low, c)
-			}
-			return xxhash.Sum64(low)
+			c += 'a' - 'A'
+		}
+		low = append(low, c)
+	}
+	return maphash.Bytes(seed, low)
+}
+
+// firstUpper returns the index of key's first ASCII upper-case letter, or -1.
+// Keys are nearly always lower case already, so it looks at eight bytes at
+// a time: a build hashes every key of the database.
+func firstUpper(key []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(key); i += 8 {
+		x := binary.LittleEndian.Uint64(key[i:])
+		// With each byte's high bit cleared first, adding cannot carry
+		// into the next byte; a byte is in 'A'..'Z' when adding 0x80-'A'
+		// sets its high bit and adding 0x80-'Z'-1 does not, and it was
+		// ASCII to begin with.
+		y := x &^ highs
+		if (y+(0x80-'A')*ones)&^(y+(0x80-'Z'-1)*ones)&^x&highs != 0 {
+			break
 		}
 	}
-	return xxhash.Sum64(key)
+	for ; i < len(key); i++ {
+		if c := key[i]; 'A' <= c && c <= 'Z' {
+			return i
+		}
+	}
+	return -1
 }

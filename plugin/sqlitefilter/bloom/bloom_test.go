@@ -1,7 +1,12 @@
 package bloom
 
 import (
+	"bytes"
 	"fmt"
+	"hash/maphash"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -49,4 +54,48 @@ func TestBloomHashesLongKeysFolded(t *testing.T) {
 	if !b.mayContain(string(low)) {
 		t.Fatal("a 300-byte key added in upper case is not found in lower case")
 	}
+}
+
+// TestHashFoldedFoldsEveryUpperCaseByte: the word-at-a-time check finds an
+// upper-case letter at any position and of any length, and leaves other
+// bytes (non-ASCII, '@', '[', '`', '{') alone.
+func TestHashFoldedFoldsEveryUpperCaseByte(t *testing.T) {
+	seed := maphash.MakeSeed()
+	for n := 1; n <= 40; n++ {
+		for i := range n {
+			for _, c := range []byte("AMZ@[`{\x80\xc1\xdaaz") {
+				key := []byte(strings.Repeat("q", n))
+				key[i] = c
+				want := bytes.Clone(key)
+				if 'A' <= c && c <= 'Z' {
+					want[i] = c + 'a' - 'A'
+				}
+				if hashFolded(seed, key) != maphash.Bytes(seed, want) {
+					t.Fatalf("%q hashes as %q would not", key, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkBatchAdd is the part of a build after the keys are read: hashing
+// and setting bits, at a filter size (KEYS, default 10 M) where every add
+// misses the cache.
+func BenchmarkBatchAdd(b *testing.B) {
+	n := 10_000_000
+	if v, err := strconv.Atoi(os.Getenv("KEYS")); err == nil {
+		n = v
+	}
+	keys := make([][]byte, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "host-%d.some-domain-%d.example", i, i*7)
+	}
+	f := newFilter(int64(n))
+	var batch hashBatch
+	for i := 0; b.Loop(); i++ {
+		k := keys[i&(len(keys)-1)]
+		k[0] = byte(i >> 16) // another key each time round
+		batch.add(f, k)
+	}
+	batch.flush(f)
 }

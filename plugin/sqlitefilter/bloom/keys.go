@@ -66,6 +66,10 @@ type KeyFilter struct {
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+	// afterChunk, when set (by tests), runs after each chunk of a page scan
+	// of table, outside its read transaction: where a writer's commit can
+	// land.
+	afterChunk func(table string)
 }
 
 // filterState is a built filter for one store.
@@ -361,8 +365,12 @@ const scanChunk = 16384
 // anything) is read again row by row, so that no key is ever split into two
 // wrong ones.
 func (k *KeyFilter) scan(s *store.Store, t schema.KeyColumn, b *filter) error {
+	done, lo, err := k.scanPages(s, t, b)
+	if err != nil || done {
+		return err
+	}
 	q := newChunkQueries(t)
-	var lo driver.Value // the previous chunk's last key; nil before the first
+	// lo is the previous chunk's last key; nil before the first.
 	for {
 		select {
 		case <-k.stop:
