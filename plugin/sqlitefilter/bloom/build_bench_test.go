@@ -7,7 +7,6 @@ import (
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
 )
 
-
 // BenchmarkBuild builds the key filter of the database named by
 // SQLITEFILTER_BENCH_DB (made by `test/bench/benchtool gen`), as the server
 // does before it is ready, and reports the keys read per second (the log

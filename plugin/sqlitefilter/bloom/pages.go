@@ -28,7 +28,6 @@ const pageChunk = 256
 // pages gave, and the keys a commit adds meanwhile come from the change log
 // as always.
 type pageScan struct {
-	file   *sqlitefile.File
 	cursor *sqlitefile.Cursor
 	snap   *sqlitefile.Snapshot
 	state  sqlitefile.WALState // of the snapshot the walk began in
@@ -42,12 +41,7 @@ type pageScan struct {
 // the returned one (nil: all of them). A reason the pages could not be read
 // is logged, not returned: SQL reads every file.
 func (k *KeyFilter) scanPages(s *store.Store, t schema.KeyColumn, b *filter) (done bool, after driver.Value, err error) {
-	f, err := sqlitefile.Open(s.Path())
-	if err != nil {
-		k.log.Infof("%s: %s read through SQL: %v", s.Path(), t.Table, err)
-		return false, nil, nil
-	}
-	p := &pageScan{file: f}
+	p := &pageScan{}
 	defer p.close()
 	var batch hashBatch
 	add := func(key []byte) { batch.add(b, key) }
@@ -58,8 +52,8 @@ func (k *KeyFilter) scanPages(s *store.Store, t schema.KeyColumn, b *filter) (do
 		default:
 		}
 		first := p.cursor == nil
-		err = s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
-			return p.chunk(c, t, first, add)
+		err = s.WithPages(func(c *sqlite3.SQLiteConn, f *sqlitefile.File) error {
+			return p.chunk(c, f, t, first, add)
 		})
 		batch.flush(b)
 		if k.afterChunk != nil {
@@ -98,8 +92,8 @@ var (
 
 // chunk walks the next pageChunk pages in one read transaction on c; io.EOF
 // says the walk is done.
-func (p *pageScan) chunk(c *sqlite3.SQLiteConn, t schema.KeyColumn, first bool, add func([]byte)) (err error) {
-	before, err := p.file.State()
+func (p *pageScan) chunk(c *sqlite3.SQLiteConn, f *sqlitefile.File, t schema.KeyColumn, first bool, add func([]byte)) (err error) {
+	before, err := f.State()
 	if err != nil {
 		return err
 	}
@@ -117,7 +111,7 @@ func (p *pageScan) chunk(c *sqlite3.SQLiteConn, t schema.KeyColumn, first bool, 
 	if err != nil {
 		return err
 	}
-	now, err := p.file.State()
+	now, err := f.State()
 	if err != nil {
 		return err
 	}
@@ -129,7 +123,7 @@ func (p *pageScan) chunk(c *sqlite3.SQLiteConn, t schema.KeyColumn, first bool, 
 		if !ok {
 			return errNoBTree
 		}
-		snap, err := p.file.Snapshot(before, now)
+		snap, err := f.Snapshot(before, now)
 		if err != nil {
 			return err
 		}
@@ -160,7 +154,6 @@ func (p *pageScan) close() {
 	if p.snap != nil {
 		p.snap.Close()
 	}
-	p.file.Close()
 }
 
 // keyRoot returns the root page of the b-tree whose records begin with the

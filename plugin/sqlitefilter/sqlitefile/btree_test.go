@@ -321,3 +321,39 @@ func TestVarint(t *testing.T) {
 		}
 	}
 }
+
+// TestDescriptorsAreSharedAndOutliveEachFile: two Files of one database
+// share a descriptor, which stays open until the last closes (closing it
+// earlier would drop the locks SQLite holds on the file in this process).
+func TestDescriptorsAreSharedAndOutliveEachFile(t *testing.T) {
+	tb := newTable(t, []string{"PRAGMA journal_mode=WAL"}, keyTable, randomNames(10, 12))
+	a, err := Open(tb.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(tb.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.db != b.db || a.shm != b.shm || a.shm == nil {
+		t.Fatal("two Files of one database have descriptors of their own")
+	}
+	a.Close()
+	if _, err := b.db.f.ReadAt(make([]byte, 100), 0); err != nil {
+		t.Fatalf("the descriptor was closed while a File used it: %v", err)
+	}
+	if _, err := b.State(); err != nil {
+		t.Fatalf("the -shm descriptor was closed while a File used it: %v", err)
+	}
+	d := b.db
+	b.Close()
+	if _, err := d.f.ReadAt(make([]byte, 100), 0); err == nil {
+		t.Fatal("the descriptor is still open after the last File closed")
+	}
+	open.Lock()
+	n := len(open.files)
+	open.Unlock()
+	if n != 0 {
+		t.Fatalf("%d descriptors left open", n)
+	}
+}

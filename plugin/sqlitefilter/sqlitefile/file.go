@@ -31,10 +31,20 @@ var ErrUnsupported = errors.New("not readable without SQLite")
 // usually succeeds.
 var ErrMoved = errors.New("the write-ahead log moved while the snapshot was taken")
 
-// File is an open database file, its -wal and -shm.
+// File is an open database file and its -shm, for reading pages.
+//
+// Its descriptors are shared by every File of the same file in the process
+// and closed only when the last of them closes. POSIX advisory locks belong
+// to a process and a file, not to a descriptor: closing any descriptor of a
+// file drops every lock the process holds on it, SQLite's included (a
+// reader's shared lock, a WAL reader's mark in -shm), and a writer could
+// then change the pages a reader is reading. SQLite keeps one list of open
+// files per process for the same reason. So a File is opened after and
+// closed after the SQLite connections it reads beside, and every holder of
+// such connections in the process holds a File (the store does).
 type File struct {
 	path     string
-	db       *os.File
+	db, shm  *descriptor // shm is nil outside WAL mode
 	pageSize int
 	usable   int  // page size less the reserved bytes at the end of a page
 	wal      bool // the header says write-ahead log mode
@@ -43,29 +53,44 @@ type File struct {
 // headerSize is the database header's size, at the start of page 1.
 const headerSize = 100
 
-// Open opens the database file at path for reading and checks its header.
+// Open opens the database file at path, and its -shm when the file is in
+// WAL mode, for reading, and checks the header.
 func Open(path string) (*File, error) {
-	db, err := os.Open(path)
+	db, err := acquire(path)
 	if err != nil {
 		return nil, err
 	}
 	f := &File{path: path, db: db}
-	if err := f.readHeader(); err != nil {
-		db.Close()
+	err = f.readHeader()
+	if err == nil && f.wal {
+		f.shm, err = acquire(path + "-shm")
+	}
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
 }
 
-// Close closes the files.
-func (f *File) Close() error { return f.db.Close() }
+// Close releases the descriptors.
+func (f *File) Close() error {
+	f.db.release()
+	if f.shm != nil {
+		f.shm.release()
+	}
+	return nil
+}
+
+// Info describes the database file the File reads: os.SameFile with the
+// file SQLite opened tells whether they are one.
+func (f *File) Info() os.FileInfo { return f.db.info }
 
 // WAL reports whether the file is in write-ahead log mode.
 func (f *File) WAL() bool { return f.wal }
 
 func (f *File) readHeader() error {
 	var h [headerSize]byte
-	if _, err := f.db.ReadAt(h[:], 0); err != nil {
+	if _, err := f.db.f.ReadAt(h[:], 0); err != nil {
 		return fmt.Errorf("read the header: %w", err)
 	}
 	if !bytes.Equal(h[:16], []byte("SQLite format 3\x00")) {
@@ -113,11 +138,12 @@ func (f *File) State() (WALState, error) {
 	if !f.wal {
 		return st, nil
 	}
-	shm, err := os.Open(f.path + "-shm")
-	if err != nil {
-		return st, fmt.Errorf("open the write-ahead log index: %w", err)
+	// The -shm SQLite uses is the one opened unless it was deleted and
+	// made anew, and then the header read would not be the log's.
+	if fi, err := os.Stat(f.path + "-shm"); err != nil || !os.SameFile(fi, f.shm.info) {
+		return st, fmt.Errorf("the write-ahead log index is not the one opened: %w", ErrUnsupported)
 	}
-	defer shm.Close()
+	shm := f.shm.f
 	var b [walBackfillOffset + 4]byte
 	if _, err := shm.ReadAt(b[:], 0); err != nil {
 		return st, fmt.Errorf("read the write-ahead log index: %w", err)
@@ -188,7 +214,7 @@ func (f *File) Snapshot(before, now WALState) (*Snapshot, error) {
 	// matches the "version valid for" field; else the file's size says it.
 	s.pages = binary.BigEndian.Uint32(p1[28:])
 	if s.pages == 0 || binary.BigEndian.Uint32(p1[24:]) != binary.BigEndian.Uint32(p1[92:]) {
-		fi, err := f.db.Stat()
+		fi, err := f.db.f.Stat()
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -248,7 +274,7 @@ func (s *Snapshot) Page(n uint32, buf []byte) error {
 	if off, ok := s.frames[n]; ok {
 		_, err = s.wal.ReadAt(buf, off)
 	} else {
-		_, err = s.f.db.ReadAt(buf, int64(n-1)*int64(s.f.pageSize))
+		_, err = s.f.db.f.ReadAt(buf, int64(n-1)*int64(s.f.pageSize))
 	}
 	if err == io.EOF {
 		return fmt.Errorf("page %d is past the end of the file: %w", n, errCorrupt)

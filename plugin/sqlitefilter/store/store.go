@@ -13,6 +13,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/sqlitefile"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -55,6 +56,11 @@ type Store struct {
 	conns   *connPool
 	all     []*conn
 	watcher *sqlite3.SQLiteConn // outside any transaction, for data_version
+	// pages reads the file's pages beside SQLite (WithPages); opened after
+	// the connections and closed after them (sqlitefile.File says why).
+	// pagesErr says why it is nil.
+	pages    *sqlitefile.File
+	pagesErr error
 
 	gen           atomic.Uint64 // bumped on every committed change
 	dataVersion   int64         // last PRAGMA data_version seen by watcher
@@ -121,7 +127,34 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: the file was replaced while opening it", path)
 	}
 	s.noteSidecars()
+	s.openPages()
 	return s, nil
+}
+
+// openPages opens the page reader of the file the connections opened.
+func (s *Store) openPages() {
+	f, err := sqlitefile.Open(s.path)
+	if err == nil && !os.SameFile(f.Info(), s.file) {
+		f.Close()
+		f, err = nil, fmt.Errorf("%s was replaced since it was opened", s.path)
+	}
+	s.pages, s.pagesErr = f, err
+}
+
+// WithPages runs fn as WithWatcher does, with the reader of the file's pages
+// too: fn reads them consistently while it holds a read transaction of the
+// watcher connection. It returns the reason there is no reader, if any,
+// without calling fn.
+func (s *Store) WithPages(fn func(*sqlite3.SQLiteConn, *sqlitefile.File) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.pages == nil {
+		return s.pagesErr
+	}
+	return fn(s.watcher, s.pages)
 }
 
 // inspect reads the journal mode and which tables exist. It fails when the
@@ -323,7 +356,11 @@ func (s *Store) Close() error {
 		c.close()
 	}
 	s.conns.close()
-	return s.watcher.Close()
+	err := s.watcher.Close()
+	if s.pages != nil {
+		s.pages.Close()
+	}
+	return err
 }
 
 // Path is the file the store opened.
