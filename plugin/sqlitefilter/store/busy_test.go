@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,5 +64,77 @@ func TestRollbackLookupWaitsForTheWriterWithinBusyTimeout(t *testing.T) {
 				t.Fatalf("lookup = %v, %v; want busy %v (else the committed row)", found, err, tc.wantBusy)
 			}
 		})
+	}
+}
+
+// In rollback-journal mode connections keep their read transaction, and the
+// file's shared lock, across lookups for a moment: a writer's commits still
+// go through while lookups run without pause, and an idle store gives the
+// lock back by itself.
+func TestRollbackWriterIsNeverStarved(t *testing.T) {
+	path := testkit.NewDB(t, schema.PerType, "delete")
+	s, err := store.Open(path, store.Options{Pool: 2, BusyTimeoutMS: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lookup := func() error {
+		return store.View(store.Shards{s}, func(src policy.Lookup) error {
+			_, err := policy.Has(src, schema.BlockExact, "ads.example.com")
+			return err
+		})
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				if err := lookup(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	// The writer waits for the readers' lock for 2 s at most: starved, a
+	// commit fails with SQLITE_BUSY.
+	w, err := sql.Open("sqlite3", schema.DSN(path, "mode=rw&_busy_timeout=2000&_txlock=immediate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetMaxOpenConns(1)
+	for i := range 20 {
+		if _, err := w.Exec(`INSERT INTO block_exact VALUES (?)`, fmt.Sprintf("w%d.example.com", i)); err != nil {
+			t.Fatalf("commit %d while lookups run: %v", i, err)
+		}
+	}
+	close(stop)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Idle now: a writer that does not wait at all gets the exclusive lock
+	// once the held transactions have expired.
+	if err := lookup(); err != nil {
+		t.Fatal(err)
+	}
+	impatient, err := sql.Open("sqlite3", schema.DSN(path, "mode=rw&_busy_timeout=0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer impatient.Close()
+	if !testkit.Poll(5*time.Second, func() bool {
+		_, err := impatient.Exec(`BEGIN EXCLUSIVE; COMMIT`)
+		return err == nil
+	}) {
+		t.Fatal("an idle store keeps the file's shared lock")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -25,7 +26,7 @@ type conn struct {
 	dest2 []driver.Value // for the alias lookup's two columns
 	gen   uint64         // generation of the snapshot this connection holds
 	inTxn bool
-	once  bool // the read transaction ends when the connection is given back
+	began time.Time // when the read transaction began
 }
 
 func openConn(path string, busyMS int, replica bool) (*sqlite3.SQLiteConn, error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -27,11 +28,13 @@ import (
 // connection committed (PRAGMA data_version), so a change is seen within one
 // refresh interval, and idle connections give their snapshot back so the
 // writer's checkpoints are never pinned for longer than that. In rollback
-// journal mode a read lock held between lookups would starve writers, so
-// there a read transaction lasts one decision: it is begun when a connection
-// is lent and ended when it is given back, so that the file lock is taken
-// and the file checked for changes once per decision rather than once per
-// statement, and a writer waits for one decision at most.
+// journal mode a read transaction holds the file's shared lock, which a
+// writer's commit waits for, so there a connection keeps its transaction
+// across lendings for at most holdRead, and an idle one gives it back when
+// that has passed: the file lock is taken and the file checked for changes
+// about once per holdRead per connection rather than once per decision
+// (each costs ~25 µs: BEGIN, the lock's system calls, COMMIT), and a writer
+// waits for holdRead, plus the decision in progress, at most.
 //
 // A table created or dropped while the store is open changes the schema;
 // Refresh notices it (SchemaChanged) so that the caller opens the file anew,
@@ -66,6 +69,7 @@ type Store struct {
 	dataVersion   int64         // last PRAGMA data_version seen by watcher
 	schemaVersion int64         // PRAGMA schema_version when opened
 	schemaChanged atomic.Bool   // a table was created or dropped since
+	expiring      atomic.Bool   // expireIdle is due (rollback journal)
 	mu            sync.Mutex    // serialises Refresh and Close
 	closed        bool
 }
@@ -258,7 +262,7 @@ var ErrNotOpen = errors.New("sqlitefilter: database not open")
 // a read transaction that ends when it is given back (rollback journal).
 func (s *Store) renew(c *conn) error {
 	gen := s.gen.Load()
-	if c.inTxn && c.gen == gen {
+	if s.fresh(c, gen) {
 		return nil
 	}
 	if err := c.endTxn(); err != nil {
@@ -269,18 +273,61 @@ func (s *Store) renew(c *conn) error {
 	if _, err := c.c.Exec("BEGIN", nil); err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
-	c.inTxn, c.gen, c.once = true, gen, !s.wal.Load()
+	c.inTxn, c.gen, c.began = true, gen, time.Now()
 	return nil
 }
 
-// release gives a connection back to the pool, ending a read transaction
-// that lasts one lending (rollback journal). An error ending it leaves the
+// holdRead is how long a connection keeps a read transaction, and so the
+// file's shared lock, in rollback-journal mode: what a writer's commit may
+// wait for. Under load a connection is lent every few tens of
+// microseconds, so the lock's cost is shared by dozens of decisions.
+const holdRead = 2 * time.Millisecond
+
+// fresh reports whether c's transaction may serve another lending at
+// generation gen.
+func (s *Store) fresh(c *conn, gen uint64) bool {
+	return c.inTxn && c.gen == gen && (s.wal.Load() || time.Since(c.began) < holdRead)
+}
+
+// release gives a connection back to the pool. In rollback-journal mode a
+// transaction older than holdRead ends now, and a younger one is ended by
+// expireIdle if the connection stays idle. An error ending it leaves the
 // transaction to be ended by the next renew.
 func (s *Store) release(c *conn) {
-	if c.once {
-		c.endTxn()
+	if c.inTxn && !s.wal.Load() {
+		if time.Since(c.began) >= holdRead {
+			c.endTxn()
+		} else {
+			s.armExpiry()
+		}
 	}
 	s.conns.put(c)
+}
+
+// armExpiry makes sure expireIdle runs within holdRead.
+func (s *Store) armExpiry() {
+	if s.expiring.CompareAndSwap(false, true) {
+		time.AfterFunc(holdRead, s.expireIdle)
+	}
+}
+
+// expireIdle ends the transactions idle connections have held for holdRead
+// (rollback journal), and comes back for the younger ones.
+func (s *Store) expireIdle() {
+	s.expiring.Store(false)
+	again := false
+	s.conns.eachIdle(func(c *conn) {
+		switch {
+		case !c.inTxn:
+		case s.wal.Load() || time.Since(c.began) < holdRead:
+			again = !s.wal.Load()
+		default:
+			c.endTxn()
+		}
+	})
+	if again {
+		s.armExpiry()
+	}
 }
 
 // Refresh checks whether another connection committed since the last call and,
