@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -204,6 +205,12 @@ func firstDiff(a, b [][]byte) int {
 // deletes since the last checkpoint are seen as SQL sees them.
 func TestWalkReadsTheLogsFrames(t *testing.T) {
 	tb := newTable(t, []string{"PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=0"}, keyTable, randomNames(20000, 8))
+	// Read through a symbolic link: the log is named after the file it
+	// leads to, as SQLite names it.
+	link := filepath.Join(t.TempDir(), "link.db")
+	if err := os.Symlink(tb.path, link); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tb.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +219,7 @@ func TestWalkReadsTheLogsFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	insert(t, tb.db, []any{"after.delete.test"})
+	tb.path = link
 	f, err := Open(tb.path)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // ErrUnsupported says that the file, or a page of it, is not one this
@@ -56,6 +57,11 @@ const headerSize = 100
 // Open opens the database file at path, and its -shm when the file is in
 // WAL mode, for reading, and checks the header.
 func Open(path string) (*File, error) {
+	// SQLite names the -wal and -shm after the file a symbolic link leads
+	// to (a Kubernetes volume's ..data link, a link to the current file).
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	db, err := acquire(path)
 	if err != nil {
 		return nil, err
