@@ -30,8 +30,8 @@ const pageChunk = 256
 type pageScan struct {
 	cursor *sqlitefile.Cursor
 	snap   *sqlitefile.Snapshot
-	state  sqlitefile.WALState // of the snapshot the walk began in
-	dv     int64               // PRAGMA data_version at the first chunk
+	state  sqlitefile.State // of the snapshot the walk began in
+	dv     int64            // PRAGMA data_version at the first chunk
 	// resume is the last key of the last whole chunk: where SQL takes over.
 	resume driver.Value
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 )
@@ -363,5 +364,41 @@ func TestDescriptorsAreSharedAndOutliveEachFile(t *testing.T) {
 	open.Unlock()
 	if n != 0 {
 		t.Fatalf("%d descriptors left open", n)
+	}
+}
+
+// TestStateMovesWithARawWrite: in rollback-journal mode a write that does
+// not go through SQLite (a Litestream follower rewriting pages, with the
+// change counter as it was) still moves the state.
+func TestStateMovesWithARawWrite(t *testing.T) {
+	tb := newTable(t, nil, keyTable, randomNames(2000, 13))
+	f, err := Open(tb.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before, err := f.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(tb.path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := make([]byte, f.pageSize)
+	if _, err := w.ReadAt(page, int64(f.pageSize)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a coarse clock must tick
+	if _, err := w.WriteAt(page, int64(f.pageSize)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	now, err := f.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Same(now) {
+		t.Fatal("a page written without SQLite left the state as it was")
 	}
 }

@@ -121,13 +121,18 @@ func (f *File) readHeader() error {
 	return nil
 }
 
-// WALState is what the write-ahead log's index (-shm) says about the log:
-// the header every commit rewrites, and how much of the log a checkpoint has
-// copied into the database file.
-type WALState struct {
+// State is what moves with every commit: in WAL mode the log's index
+// (-shm) header, which every commit rewrites, with how much of the log a
+// checkpoint has copied into the database file; in rollback-journal mode the
+// file's size and modification time, which a commit changes even when it
+// leaves the change counter alone (a Litestream follower writes pages that
+// way).
+type State struct {
 	header    [walIndexHeaderSize]byte
 	mxFrame   uint32 // last valid frame
 	nBackfill uint32 // frames already copied into the database file
+	size      int64
+	mtime     int64
 }
 
 // walIndexHeaderSize: the index header is 48 bytes, written twice.
@@ -136,12 +141,17 @@ const walIndexHeaderSize = 48
 // walBackfillOffset is where the checkpoint information starts in -shm.
 const walBackfillOffset = 2 * walIndexHeaderSize
 
-// State reads the write-ahead log's index. Outside WAL mode it returns the
-// zero state. The index header is kept twice so that a reader can tell a
-// header being rewritten; two copies that differ are ErrMoved.
-func (f *File) State() (WALState, error) {
-	var st WALState
+// State reads the state of the file now. The log's index header is kept
+// twice so that a reader can tell a header being rewritten; two copies that
+// differ are ErrMoved.
+func (f *File) State() (State, error) {
+	var st State
 	if !f.wal {
+		fi, err := f.db.f.Stat()
+		if err != nil {
+			return st, err
+		}
+		st.size, st.mtime = fi.Size(), fi.ModTime().UnixNano()
 		return st, nil
 	}
 	// The -shm SQLite uses is the one opened unless it was deleted and
@@ -168,9 +178,11 @@ func (f *File) State() (WALState, error) {
 	return st, nil
 }
 
-// Same reports whether no commit and no restart of the log came between two
-// states.
-func (st WALState) Same(o WALState) bool { return st.header == o.header }
+// Same reports whether no commit (and no restart of the log) came between
+// two states.
+func (st State) Same(o State) bool {
+	return st.header == o.header && st.size == o.size && st.mtime == o.mtime
+}
 
 // Snapshot is the file's pages as of one state of its log: a page the log
 // holds a committed frame of (up to mxFrame) is read from its latest frame,
@@ -200,7 +212,7 @@ const (
 
 // Snapshot returns the pages as of state now, which must be the same as
 // before (else ErrMoved). Close it when done.
-func (f *File) Snapshot(before, now WALState) (*Snapshot, error) {
+func (f *File) Snapshot(before, now State) (*Snapshot, error) {
 	if !before.Same(now) {
 		return nil, ErrMoved
 	}
@@ -233,7 +245,7 @@ func (f *File) Snapshot(before, now WALState) (*Snapshot, error) {
 // readLog maps every page the log holds a frame of, up to st.mxFrame, to its
 // latest frame. Those frames are all committed (mxFrame only moves past a
 // commit frame), so their checksums need no checking.
-func (s *Snapshot) readLog(st WALState) error {
+func (s *Snapshot) readLog(st State) error {
 	wal, err := os.Open(s.f.path + "-wal")
 	if err != nil {
 		return fmt.Errorf("open the write-ahead log: %w", err)
