@@ -26,16 +26,24 @@ const (
 //     writes);
 //   - 3 (ListsVersion): the lists column on every rule table and the lists
 //     and groups tables (Upgrade, which runs UpgradeAnswers first: the admin
-//     command's upgrade, list add and import --list).
+//     command's upgrade, list add and import --list), each row's column a
+//     plain mask (bit i = list id i);
+//   - 4 (ListCodesVersion): the same tables, the lists column of the rule
+//     rows holding the encoded mask (listcode.go), which costs one byte for
+//     a row in one list whatever the list. Upgrade re-encodes a version 3
+//     file's rows; a file that gets the column from version 4 on starts
+//     here. The plugin reads either, by the version recorded; the admin
+//     command brings a version 3 file to 4 before it writes (UpgradeListCodes).
 //
 // Create and CreateLayout make a file at CreateVersion: lists are the
 // operator's choice (Upgrade says why).
 const (
-	AnswersVersion = 2
-	ListsVersion   = 3
+	AnswersVersion   = 2
+	ListsVersion     = 3
+	ListCodesVersion = 4
 	// Version is the newest version, the one Upgrade brings any older file
 	// to.
-	Version       = ListsVersion
+	Version       = ListCodesVersion
 	CreateVersion = AnswersVersion
 )
 
@@ -82,17 +90,22 @@ func Detect(db *sql.DB) (Layout, error) {
 	return ParseDetected(s)
 }
 
+// HasMetaQuery returns one row: 1 when the database has sqlitefilter_meta,
+// else 0. VersionQuery, which returns the version recorded there (0 when
+// none is), fails without that table.
+const (
+	HasMetaQuery = `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlitefilter_meta'`
+	VersionQuery = `SELECT coalesce((SELECT CAST(value AS INTEGER) FROM sqlitefilter_meta WHERE key = 'schema_version'), 0)`
+)
+
 // SchemaVersion returns the version recorded in the database, 0 if none.
-func SchemaVersion(db *sql.DB) (int, error) {
+func SchemaVersion(db querier) (int, error) {
 	var n int
-	err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlitefilter_meta'`).Scan(&n)
+	err := db.QueryRow(HasMetaQuery).Scan(&n)
 	if err != nil || n == 0 {
 		return 0, err
 	}
 	var v int
-	err = db.QueryRow(`SELECT CAST(value AS INTEGER) FROM sqlitefilter_meta WHERE key = 'schema_version'`).Scan(&v)
-	if err == sql.ErrNoRows {
-		return 0, nil
-	}
+	err = db.QueryRow(VersionQuery).Scan(&v)
 	return v, err
 }

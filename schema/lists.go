@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	_ "embed"
 	"fmt"
+	"math"
 )
 
 //go:embed lists.sql
@@ -16,9 +17,11 @@ const (
 	GroupClientsTable = "sqlitefilter_group_clients"
 )
 
-// ListsColumn is the bitmask column of every rule table (per-type) or of
-// records (normalized): bit i is set when the row is in the list whose id is
-// i. A row written without it is in `default` (bit 0).
+// ListsColumn is the lists column of every rule table (per-type) or of
+// records (normalized): the mask of the row's lists (bit i set when the row
+// is in the list whose id is i), encoded from ListCodesVersion on
+// (listcode.go; a version 3 file holds the plain mask). A row written
+// without it is in `default` (1, which is both the mask and its code).
 const ListsColumn = "lists"
 
 // MaxLists is how many lists a database can hold: one bit each of a 64-bit
@@ -62,10 +65,13 @@ const HasListsQuery = `SELECT count(*) FROM sqlite_schema s, pragma_table_info(s
 // upgrade: a database gets lists when its operator first uses them.
 //
 // Upgrade brings a file of any older version to Version: UpgradeAnswers
-// first (the block_ip tables, version 2), then the lists (version 3, which
-// it records when the file has sqlitefilter_meta). The two steps are two
-// transactions; each is idempotent, so an upgrade cut between them is
-// finished by the next.
+// first (the block_ip tables, version 2), then the lists with their rows'
+// masks encoded (version 4: a version 3 file's masks are re-encoded, a
+// column added now holds 1, the code of `default`, already). The version is
+// recorded in sqlitefilter_meta, which a file made by hand gets then: the
+// plugin reads the encoded rows by it. The two steps are two transactions;
+// each is idempotent, so an upgrade cut between them is finished by the
+// next.
 func Upgrade(db *sql.DB) (bool, error) {
 	answers, err := upgradeAnswers(db)
 	if err != nil {
@@ -93,21 +99,11 @@ func change(db *sql.DB, column bool) (bool, error) {
 	}
 	defer tx.Rollback()
 	changed := false
-	for _, t := range ListTables(l) {
-		if !column {
-			break
+	if column {
+		var err error
+		if changed, err = listsColumns(tx, l); err != nil {
+			return false, err
 		}
-		isTable, has, err := listsColumn(tx, t)
-		if err != nil {
-			return false, fmt.Errorf("upgrade %s: %w", t, err)
-		}
-		if !isTable || has {
-			continue
-		}
-		if _, err := tx.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 1", t, ListsColumn)); err != nil {
-			return false, fmt.Errorf("upgrade %s: %w", t, err)
-		}
-		changed = true
 	}
 	n, err := listTablesPresent(tx)
 	if err != nil {
@@ -117,14 +113,123 @@ func change(db *sql.DB, column bool) (bool, error) {
 		return false, fmt.Errorf("create the lists tables: %w", err)
 	}
 	changed = changed || n < 3
-	if column {
-		bumped, err := recordVersion(tx, ListsVersion)
-		if err != nil {
-			return false, err
-		}
-		changed = changed || bumped
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("upgrade to lists: %w", err)
 	}
-	return changed, tx.Commit()
+	return changed, nil
+}
+
+// listsColumns gives every rule table of layout l the lists column and
+// brings the file to ListCodesVersion (encodeLists), in tx. It reports
+// whether it changed anything.
+func listsColumns(tx *sql.Tx, l Layout) (bool, error) {
+	coded, err := recordedCodes(tx)
+	if err != nil {
+		return false, err
+	}
+	changed := false
+	var plain []string // tables whose rows hold plain masks
+	for _, t := range ListTables(l) {
+		isTable, has, err := listsColumn(tx, t)
+		if err != nil {
+			return false, fmt.Errorf("upgrade %s: %w", t, err)
+		}
+		if !isTable {
+			continue
+		}
+		if has {
+			if !coded {
+				plain = append(plain, t)
+			}
+			continue
+		}
+		if _, err := tx.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 1", t, ListsColumn)); err != nil {
+			return false, fmt.Errorf("upgrade %s: %w", t, err)
+		}
+		changed = true
+	}
+	if coded {
+		return changed, nil
+	}
+	if err := encodeLists(tx, plain); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// UpgradeListCodes brings a file whose rule rows hold plain masks (version
+// 3, or a file without sqlitefilter_meta given lists by an older
+// sqlitefilter) to ListCodesVersion, in one transaction: what the admin
+// command runs before it writes, so that it writes codes only. A file
+// without the lists column, or at version 4 already, is left as it is. It
+// reports whether it changed anything.
+func UpgradeListCodes(db *sql.DB) (bool, error) {
+	has, err := HasListsColumn(db)
+	if err != nil || !has {
+		return false, err
+	}
+	l, err := Detect(db)
+	if err != nil {
+		return false, err
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return false, fmt.Errorf("encode the lists: %w", err)
+	}
+	defer tx.Rollback()
+	changed, err := listsColumns(tx, l)
+	if err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("encode the lists: %w", err)
+	}
+	return changed, nil
+}
+
+// encodeLists re-encodes the plain masks of the tables' rows (the only
+// rows whose code differs from their mask: one list of id 7 or more, and
+// the values -64..-8) and records ListCodesVersion, creating
+// sqlitefilter_meta when the file has none. Its schema change (PRAGMA
+// schema_version moves on) makes a running plugin open the file anew, and
+// read its rows as codes from then on.
+func encodeLists(tx *sql.Tx, tables []string) error {
+	for _, t := range tables {
+		q := fmt.Sprintf("UPDATE %[1]s SET %[2]s = %[3]s WHERE %[2]s >= %[4]d AND (%[2]s & (%[2]s - 1)) = 0 OR %[2]s = %[5]d OR %[2]s BETWEEN %[6]d AND %[7]d",
+			t, ListsColumn, EncodeListsSQL(ListsColumn), 1<<lowLists, int64(math.MinInt64), -MaxLists, -lowLists-1)
+		if _, err := tx.Exec(q); err != nil {
+			return fmt.Errorf("encode the lists of %s: %w", t, err)
+		}
+	}
+	if _, err := tx.Exec(metaDDL); err != nil {
+		return fmt.Errorf("record schema version %d: %w", ListCodesVersion, err)
+	}
+	if _, err := tx.Exec(setVersionSQL, ListCodesVersion); err != nil {
+		return fmt.Errorf("record schema version %d: %w", ListCodesVersion, err)
+	}
+	var v int64
+	if err := tx.QueryRow("PRAGMA schema_version").Scan(&v); err != nil {
+		return fmt.Errorf("record schema version %d: %w", ListCodesVersion, err)
+	}
+	if _, err := tx.Exec(fmt.Sprintf("PRAGMA schema_version = %d", v+1)); err != nil {
+		return fmt.Errorf("record schema version %d: %w", ListCodesVersion, err)
+	}
+	return nil
+}
+
+// metaDDL creates sqlitefilter_meta as Create does, for a file made by hand.
+const metaDDL = `CREATE TABLE IF NOT EXISTS sqlitefilter_meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID`
+
+// recordedCodes reports whether the file records ListCodesVersion or later.
+func recordedCodes(db querier) (bool, error) {
+	v, err := SchemaVersion(db)
+	if err != nil {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	return v >= ListCodesVersion, nil
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -172,29 +277,24 @@ func HasListTables(db *sql.DB) (bool, error) {
 }
 
 // rowsSelect is a SELECT of every row of table t in database db ("main",
-// "src", …) of layout l as columns (k, v, m): the key, the target (NULL for
-// key-only tables) and the lists mask (1, i.e. `default`, when the database
-// has no lists column).
-func rowsSelect(db string, t Table, l Layout, lists bool) string {
+// "src", …) of layout l, whose rows hold their lists in coding from, as
+// columns (k, v, m): the key, the target (NULL for key-only tables) and the
+// lists in coding want (1, i.e. `default`, when the database has no lists
+// column).
+func rowsSelect(db string, t Table, l Layout, from, want ListsCoding) string {
 	target := "NULL"
 	if l == Normalized {
 		if t.TargetColumn() != "" {
 			target = "r.target_value"
 		}
-		m := "1"
-		if lists {
-			m = "r." + ListsColumn
-		}
+		m := from.As("r."+ListsColumn, want)
 		return fmt.Sprintf("SELECT d.domain AS k, %s AS v, %s AS m FROM %s.records r JOIN %s.domains d ON d.domain_id = r.domain_id WHERE r.record_type = '%s'",
 			target, m, db, db, t.RecordType())
 	}
 	if t.TargetColumn() != "" {
 		target = t.TargetColumn()
 	}
-	m := "1"
-	if lists {
-		m = ListsColumn
-	}
+	m := from.As(ListsColumn, want)
 	return fmt.Sprintf("SELECT %s AS k, %s AS v, %s AS m FROM %s.%s", t.KeyColumn(), target, m, db, t.Name())
 }
 
@@ -211,25 +311,4 @@ func copyListTables(tx *sql.Tx) error {
 		}
 	}
 	return nil
-}
-
-// recordVersion records version v in sqlitefilter_meta when the file has
-// that table and an older version, and reports whether it did.
-func recordVersion(tx *sql.Tx, v int) (bool, error) {
-	var meta int
-	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlitefilter_meta'`).Scan(&meta); err != nil || meta == 0 {
-		return false, err
-	}
-	var cur int
-	err := tx.QueryRow(`SELECT CAST(value AS INTEGER) FROM sqlitefilter_meta WHERE key = 'schema_version'`).Scan(&cur)
-	if err != nil && err != sql.ErrNoRows {
-		return false, fmt.Errorf("read the schema version: %w", err)
-	}
-	if cur >= v {
-		return false, nil
-	}
-	if _, err := tx.Exec(setVersionSQL, v); err != nil {
-		return false, fmt.Errorf("record schema version %d: %w", v, err)
-	}
-	return true, nil
 }

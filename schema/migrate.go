@@ -84,7 +84,7 @@ func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTa
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
-	lists, err := HasListsColumn(srcDB)
+	lists, err := ListsCodingOf(srcDB)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
@@ -97,8 +97,8 @@ func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTa
 		return fmt.Errorf("%s: %w", src, err)
 	}
 	// The copy keeps the memberships and the lists and groups: it gets the
-	// lists column when src has it.
-	if lists {
+	// lists column when src has it, at ListCodesVersion whatever src's.
+	if lists != NoLists {
 		if _, err := Upgrade(db); err != nil {
 			return err
 		}
@@ -151,12 +151,13 @@ func BuildContext(ctx context.Context, src, tmp string, to Layout, except [NumTa
 }
 
 // copyStatements returns the SQL that copies table t from the attached src,
-// of layout from, into main with layout to, with the lists masks when lists
-// is set. The SQL is made from the table constants only.
-func copyStatements(t Table, from, to Layout, lists bool) []string {
-	sel := rowsSelect("src", t, from, lists)
+// of layout from, into main with layout to, with the lists (held in src in
+// coding lists, copied as codes) when src has them. The SQL is made from the
+// table constants only.
+func copyStatements(t Table, from, to Layout, lists ListsCoding) []string {
+	sel := rowsSelect("src", t, from, lists, CodedLists)
 	m, mcol := "", ""
-	if lists {
+	if lists != NoLists {
 		m, mcol = ", s.m", ", "+ListsColumn
 	}
 	if to == PerType {

@@ -108,7 +108,7 @@ func split(ctx context.Context, src string, tmps []string) error {
 	if err != nil {
 		return err
 	}
-	lists, err := HasListsColumn(in)
+	lists, err := ListsCodingOf(in)
 	if err != nil {
 		return err
 	}
@@ -143,11 +143,11 @@ func split(ctx context.Context, src string, tmps []string) error {
 		// Every shard's rows keep their lists; the lists and groups
 		// themselves are read from shard 0, like the in-memory tables.
 		switch {
-		case lists && i == 0:
+		case lists != NoLists && i == 0:
 			if _, err := Upgrade(db); err != nil {
 				return fmt.Errorf("lists in %s: %w", tmp, err)
 			}
-		case lists:
+		case lists != NoLists:
 			if err := addListsColumns(db); err != nil {
 				return fmt.Errorf("lists in %s: %w", tmp, err)
 			}
@@ -183,10 +183,10 @@ func split(ctx context.Context, src string, tmps []string) error {
 	return nil
 }
 
-// splitTable streams table t of in (of layout l; with the lists column when
-// lists) into the shards.
-func splitTable(ctx context.Context, in *sql.DB, t Table, l Layout, lists bool, shards []*shardWriter) error {
-	rows, err := in.QueryContext(ctx, rowsSelect("main", t, l, lists))
+// splitTable streams table t of in (of layout l; its rows' lists held in
+// coding lists) into the shards, which hold codes.
+func splitTable(ctx context.Context, in *sql.DB, t Table, l Layout, lists ListsCoding, shards []*shardWriter) error {
+	rows, err := in.QueryContext(ctx, rowsSelect("main", t, l, lists, CodedLists))
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func splitTable(ctx context.Context, in *sql.DB, t Table, l Layout, lists bool, 
 	if t.TargetColumn() != "" {
 		params = "?, ?"
 	}
-	if lists {
+	if lists != NoLists {
 		cols, params = cols+", "+ListsColumn, params+", ?"
 	}
 	insert := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", t.Name(), cols, params)
@@ -214,7 +214,7 @@ func splitTable(ctx context.Context, in *sql.DB, t Table, l Layout, lists bool, 
 		if t.TargetColumn() != "" {
 			args = append(args, target)
 		}
-		if lists {
+		if lists != NoLists {
 			args = append(args, mask)
 		}
 		if err := w.insert(t, insert, args); err != nil {
@@ -225,14 +225,17 @@ func splitTable(ctx context.Context, in *sql.DB, t Table, l Layout, lists bool, 
 }
 
 // addListsColumns gives every rule table of a per-type database the lists
-// column, without the lists and groups tables.
+// column, without the lists and groups tables, at ListCodesVersion.
 func addListsColumns(db *sql.DB) error {
-	for _, t := range ListTables(PerType) {
-		if _, err := db.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 1", t, ListsColumn)); err != nil {
-			return err
-		}
+	tx, err := db.Begin()
+	if err != nil {
+		return err
 	}
-	return nil
+	defer tx.Rollback()
+	if _, err := listsColumns(tx, PerType); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // copyRowsOf copies every row of the named tables of in into the same

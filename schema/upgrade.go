@@ -58,7 +58,13 @@ func upgradeAnswers(db *sql.DB) (bool, error) {
 	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlitefilter_meta'`).Scan(&meta); err != nil {
 		return false, fmt.Errorf("upgrade: %w", err)
 	}
-	if meta == 0 {
+	// The DDL records AnswersVersion; a file that records a later one
+	// (its block_ip tables dropped by hand) keeps it.
+	was, err := SchemaVersion(tx)
+	if err != nil {
+		return false, fmt.Errorf("upgrade: %w", err)
+	}
+	if meta == 0 || was > AnswersVersion {
 		ddl = ddl[:strings.LastIndex(ddl, "INSERT OR REPLACE INTO sqlitefilter_meta")]
 	}
 	if _, err := tx.Exec(ddl); err != nil {
@@ -75,7 +81,9 @@ func upgradeAnswers(db *sql.DB) (bool, error) {
 					return false, fmt.Errorf("upgrade %s: %w", t.Name(), err)
 				}
 			}
-			if meta != 0 {
+			// Below ListsVersion the rows hold plain masks, and still do
+			// at ListsVersion (UpgradeListCodes encodes them).
+			if meta != 0 && was < ListsVersion {
 				if _, err := tx.Exec(setVersionSQL, ListsVersion); err != nil {
 					return false, fmt.Errorf("upgrade: %w", err)
 				}

@@ -40,17 +40,19 @@ func queryFrom(t *testing.T, addr, from, name, ecs string) string {
 }
 
 // TestClientGroupsEndToEnd: through the real binary, 127.0.0.2 is in the
-// group kids, which has the list kids only; 127.0.0.1 is in no group and gets
-// every enabled list; ECS from the trusted 127.0.0.1 names the client; a
-// pause committed while the server runs applies within refresh. The
-// requests metric and the log name the list.
+// group kids, which has the lists kids and late (id 63) only; 127.0.0.1 is
+// in no group and gets every enabled list (mid, id 40, too); ECS from the
+// trusted 127.0.0.1 names the client; a pause committed while the server
+// runs applies within refresh. The requests metric and the log name the
+// list (the metric's label names the first few lists, "other" beyond).
 func TestClientGroupsEndToEnd(t *testing.T) {
 	up := testkit.StartUpstream(t, upstreamRecipe)
 	db := testkit.WithLists(t, testkit.NewDB(t, schema.PerType, "wal"),
 		"INSERT INTO block_exact (Domain) VALUES ('legacy.test')",
-		"INSERT INTO sqlitefilter_lists (id, name) VALUES (1, 'kids')",
+		"INSERT INTO sqlitefilter_lists (id, name) VALUES (1, 'kids'), (40, 'mid'), (63, 'late')",
 		"INSERT INTO block_wildcard (Domain, lists) VALUES ('games.test', 2)",
-		"INSERT INTO sqlitefilter_groups (name, lists) VALUES ('kids', 2)",
+		fmt.Sprintf("INSERT INTO block_exact (Domain, lists) VALUES ('late.test', %d), ('mid.test', %d)", schema.EncodeLists(1<<63), schema.EncodeLists(1<<40)),
+		fmt.Sprintf("INSERT INTO sqlitefilter_groups (name, lists) VALUES ('kids', %d)", 2|int64(-1)<<63),
 		"INSERT INTO sqlitefilter_group_clients VALUES ('127.0.0.2/32', 'kids')")
 	srv, metrics := startDecisionServer(t, db, up.Addr, up.Addr, "trusted_forwarders 127.0.0.1", "refresh 100ms")
 	tests := []struct{ from, name, ecs, want string }{
@@ -60,6 +62,9 @@ func TestClientGroupsEndToEnd(t *testing.T) {
 		{"127.0.0.2", "legacy.test.", "", upstreamA},
 		{"127.0.0.1", "legacy.test.", "127.0.0.2", upstreamA},
 		{"127.0.0.2", "legacy.test.", "10.9.9.9", upstreamA}, // ECS from an untrusted source: ignored
+		{"127.0.0.2", "late.test.", "", "0.0.0.0"},
+		{"127.0.0.2", "mid.test.", "", upstreamA},
+		{"127.0.0.1", "mid.test.", "", "0.0.0.0"},
 	}
 	for _, tc := range tests {
 		if got := queryFrom(t, srv.Addr, tc.from, tc.name, tc.ecs); got != tc.want {
@@ -67,7 +72,8 @@ func TestClientGroupsEndToEnd(t *testing.T) {
 		}
 	}
 	body := scrape(t, metrics)
-	if !strings.Contains(body, `action="block",list="kids"`) || !strings.Contains(body, `action="block",list="default"`) {
+	if !strings.Contains(body, `action="block",list="kids"`) || !strings.Contains(body, `action="block",list="default"`) ||
+		!strings.Contains(body, `action="block",list="other"`) { // lists above the label's few ids: late and mid
 		t.Errorf("requests_total by list missing:\n%s", grepLines(body, "requests_total"))
 	}
 	until := time.Now().Add(time.Hour).UnixMilli()

@@ -29,8 +29,14 @@ func openDatabase(path string) (*database, error) {
 		return nil, err
 	}
 	// A file of an older schema version gets the tables of this one, so
-	// that rows can go into them; the plugin reads either.
+	// that rows can go into them, and a version 3 file's lists are
+	// encoded, so that every row written holds a code; the plugin reads
+	// either.
 	if err := schema.UpgradeAnswers(db.DB); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if _, err := schema.UpgradeListCodes(db.DB); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -77,13 +77,13 @@ func (j *importJob) beginList(db *database, parsers []parser) (*listImport, erro
 }
 
 // keyQuery is a SELECT of (t, k): the record type and key of every row of
-// table t in the list of bit ?1.
+// table t in the list of mask ?1.
 func keyQuery(l schema.Layout, t schema.Table) string {
 	if l == schema.Normalized {
-		return fmt.Sprintf("SELECT '%s', d.domain FROM records r JOIN domains d ON d.domain_id = r.domain_id WHERE r.record_type = '%s' AND r.lists & ?1 != 0",
-			t.RecordType(), t.RecordType())
+		return fmt.Sprintf("SELECT '%s', d.domain FROM records r JOIN domains d ON d.domain_id = r.domain_id WHERE r.record_type = '%s' AND %s",
+			t.RecordType(), t.RecordType(), inList("r.lists"))
 	}
-	return fmt.Sprintf("SELECT '%s', %s FROM %s WHERE lists & ?1 != 0", t.RecordType(), t.KeyColumn(), t.Name())
+	return fmt.Sprintf("SELECT '%s', %s FROM %s WHERE %s", t.RecordType(), t.KeyColumn(), t.Name(), inList("lists"))
 }
 
 // keepOldKeys copies the list's keys into oldKeysTable and returns how
@@ -114,9 +114,9 @@ func (li *listImport) keepOldKeys(tx *sql.Tx) (int64, error) {
 func (li *listImport) removed(tx *sql.Tx) (int64, error) {
 	var gone int64
 	for _, t := range li.tables {
-		in := fmt.Sprintf("SELECT 1 FROM %s x WHERE x.%s = o.k AND x.lists & ?1 != 0", t.Name(), t.KeyColumn())
+		in := fmt.Sprintf("SELECT 1 FROM %s x WHERE x.%s = o.k AND %s", t.Name(), t.KeyColumn(), inList("x.lists"))
 		if li.w.db.layout == schema.Normalized {
-			in = fmt.Sprintf("SELECT 1 FROM records r JOIN domains d ON d.domain_id = r.domain_id WHERE d.domain = o.k AND r.record_type = '%s' AND r.lists & ?1 != 0", t.RecordType())
+			in = fmt.Sprintf("SELECT 1 FROM records r JOIN domains d ON d.domain_id = r.domain_id WHERE d.domain = o.k AND r.record_type = '%s' AND %s", t.RecordType(), inList("r.lists"))
 		}
 		q := fmt.Sprintf("SELECT count(*) FROM %s o WHERE o.t = '%s' AND NOT EXISTS (%s)", oldKeysTable, t.RecordType(), in)
 		var n int64
@@ -144,9 +144,9 @@ func (j *importJob) finishList(li *listImport, total *counts) error {
 	}
 	var in int64
 	for _, t := range li.tables {
-		q := fmt.Sprintf("SELECT count(*) FROM %s WHERE lists & ? != 0", t.Name())
+		q := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", t.Name(), inList("lists"))
 		if li.w.db.layout == schema.Normalized {
-			q = fmt.Sprintf("SELECT count(*) FROM records WHERE record_type = '%s' AND lists & ? != 0", t.RecordType())
+			q = fmt.Sprintf("SELECT count(*) FROM records WHERE record_type = '%s' AND %s", t.RecordType(), inList("lists"))
 		}
 		var n int64
 		if err := tx.QueryRow(q, li.bit).Scan(&n); err != nil {

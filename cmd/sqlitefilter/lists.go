@@ -160,8 +160,18 @@ func errOr(err, otherwise error) error {
 	return otherwise
 }
 
-// bit is the lists mask of list id, as SQLite stores it (bit 63 negative).
+// bit is the lists mask of list id as an SQLite integer (bit 63 negative):
+// what a group's lists hold, and what inList and leaveList take. A rule
+// row stores its code (schema.EncodeLists).
 func bit(id int) int64 { return int64(uint64(1) << id) }
+
+// inList is the SQL condition that the rule row's lists column col holds
+// the list of the mask ?1.
+func inList(col string) string { return schema.InListSQL(col, "?1") }
+
+// leaveListSQL is the SQL value of the rule row's lists column without the
+// list of the mask ?1.
+var leaveListSQL = schema.EncodeListsSQL(schema.DecodeListsSQL(schema.ListsColumn) + " & ~?1")
 
 func enableList(db *database, name string, on bool) error {
 	if _, err := schema.AddListTables(db.DB); err != nil {
@@ -220,16 +230,16 @@ func removeList(db *database, name string) error {
 	return nil
 }
 
-// leaveList clears the list bit b from the rows of the tables (every rule
-// table when tables is nil).
+// leaveList takes the list of mask b out of the rows of the tables (every
+// rule table when tables is nil); a row left in no list holds 0.
 func leaveList(tx execer, l schema.Layout, tables []schema.Table, b int64) error {
 	if tables == nil {
 		tables = schema.Tables
 	}
 	for _, t := range tables {
-		q := fmt.Sprintf("UPDATE %s SET lists = lists & ~?1 WHERE lists & ?1 != 0", t.Name())
+		q := fmt.Sprintf("UPDATE %s SET lists = %s WHERE %s", t.Name(), leaveListSQL, inList("lists"))
 		if l == schema.Normalized {
-			q = fmt.Sprintf("UPDATE records SET lists = lists & ~?1 WHERE record_type = '%s' AND lists & ?1 != 0", t.RecordType())
+			q = fmt.Sprintf("UPDATE records SET lists = %s WHERE record_type = '%s' AND %s", leaveListSQL, t.RecordType(), inList("lists"))
 		}
 		if _, err := tx.Exec(q, b); err != nil {
 			if isNoSuchTable(err) {

@@ -33,7 +33,8 @@ func must(t *testing.T, what string, err error) {
 	}
 }
 
-// membership returns the lists mask of key in table tbl, 0 when absent.
+// membership returns the lists mask of key in table tbl (its stored code
+// decoded), 0 when absent.
 func membership(t *testing.T, path string, l schema.Layout, tbl schema.Table, key string) int64 {
 	t.Helper()
 	db := testkit.OpenRO(t, path)
@@ -44,7 +45,14 @@ func membership(t *testing.T, path string, l schema.Layout, tbl schema.Table, ke
 	}
 	var m int64
 	must(t, "membership", db.QueryRow(q, key).Scan(&m))
-	return m
+	return int64(schema.DecodeLists(m))
+}
+
+// stored is the lists value key's row of block_wildcard holds, 0 when
+// absent.
+func stored(t *testing.T, path string, l schema.Layout, key string) int64 {
+	t.Helper()
+	return int64(schema.EncodeLists(uint64(membership(t, path, l, schema.BlockWildcard, key))))
 }
 
 func listFile(t *testing.T, lines ...string) string {
@@ -278,6 +286,148 @@ func TestExplainChecksTheAnswerInTheClientsScope(t *testing.T) {
 			defer sh2.Close()
 			if e, err := explainFor(sh2, "metrics.shop.test", netip.MustParseAddr("192.0.2.9"), answer); err != nil || e.verdict.Action != policy.ActionPass {
 				t.Errorf("explain for a client of default (lists: default) = %s, %v; want pass", e.verdict.Action, err)
+			}
+		})
+	}
+}
+
+// TestHighListsInBothLayouts: lists 7..63 hold their rows as one-byte
+// codes through every command that writes or copies memberships: import
+// --list (a name in two high lists), a re-import that replaces a high
+// list's rows, list remove, migrate and split; explain decides by them per
+// client group.
+func TestHighListsInBothLayouts(t *testing.T) {
+	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
+		t.Run(l.String(), func(t *testing.T) {
+			db := testkit.NewDB(t, l, "wal")
+			for id := 1; id < schema.MaxLists; id++ {
+				_, err := captured(t, func() error { return runList([]string{"add", db, fmt.Sprintf("l%d", id)}) })
+				must(t, "list add", err)
+			}
+			imp := func(list string, names ...string) {
+				t.Helper()
+				_, err := captured(t, func() error {
+					return runImport([]string{db, "--table", "block_wildcard", "--list", list, listFile(t, names...)})
+				})
+				must(t, "import --list "+list, err)
+			}
+			imp("l7", "seven.example", "both.example")
+			imp("l63", "both.example", "last.example", "gone.example")
+			imp("l40", "forty.example")
+			imp("l40", "forty.example") // again: nothing changes
+			const l7, l40, l63 = int64(1) << 7, int64(1) << 40, int64(-1) << 63
+			want := map[string]int64{"seven.example": l7, "both.example": l7 | l63, "last.example": l63, "gone.example": l63, "forty.example": l40}
+			check := func(when string) {
+				t.Helper()
+				for key, m := range want {
+					if got := membership(t, db, l, schema.BlockWildcard, key); got != m {
+						t.Errorf("%s: %s in lists %#x, want %#x", when, key, uint64(got), uint64(m))
+					}
+				}
+			}
+			check("after the imports")
+			for key, code := range map[string]int64{"seven.example": -8, "forty.example": -41, "last.example": -64} {
+				if got := stored(t, db, l, key); got != code {
+					t.Errorf("%s stored as %d, want the one-byte code %d", key, got, code)
+				}
+			}
+			_, err := captured(t, func() error {
+				return runGroup([]string{"add", db, "last", "--client", "10.63.0.0/16", "--lists", "l63"})
+			})
+			must(t, "group add", err)
+			for _, c := range []struct{ name, client, want, list string }{
+				{"last.example", "10.63.1.1", "block", "l63"},
+				{"both.example", "10.63.1.1", "block", "l63"},
+				{"seven.example", "10.63.1.1", "pass", ""},
+				{"forty.example", "10.63.1.1", "pass", ""},
+				{"forty.example", "192.0.2.1", "block", "l40"},
+				{"seven.example", "192.0.2.1", "block", "l7"},
+			} {
+				e := decideAs(t, db, c.name, c.client)
+				if e.verdict.Action.String() != c.want || e.list != c.list {
+					t.Errorf("explain --client %s %s = %s (list %q), want %s (%q)", c.client, c.name, e.verdict.Action, e.list, c.want, c.list)
+				}
+			}
+			// Re-import l63 without gone.example and last.example.
+			imp("l63", "both.example", "new.example")
+			want["gone.example"], want["last.example"], want["new.example"] = 0, 0, l63
+			check("after the re-import of l63")
+			_, err = captured(t, func() error { return runList([]string{"remove", db, "l7"}) })
+			must(t, "list remove l7", err)
+			want["seven.example"], want["both.example"] = 0, l63
+			check("after list remove l7")
+			if got := stored(t, db, l, "both.example"); got != -64 {
+				t.Errorf("both.example, left in l63 alone, stored as %d, want -64", got)
+			}
+			other := schema.Normalized
+			if l == schema.Normalized {
+				other = schema.PerType
+			}
+			moved := filepath.Join(t.TempDir(), "moved.db")
+			must(t, "migrate", runMigrate([]string{db, moved}))
+			for key, m := range want {
+				if got := membership(t, moved, other, schema.BlockWildcard, key); got != m {
+					t.Errorf("migrated: %s in lists %#x, want %#x", key, uint64(got), uint64(m))
+				}
+			}
+			if got := stored(t, moved, other, "forty.example"); got != -41 {
+				t.Errorf("migrated: forty.example stored as %d, want -41", got)
+			}
+			if l != schema.PerType {
+				return
+			}
+			shards := []string{filepath.Join(t.TempDir(), "s0.db"), filepath.Join(t.TempDir(), "s1.db"), filepath.Join(t.TempDir(), "s2.db")}
+			must(t, "split", runSplit(append([]string{db}, shards...)))
+			for key, m := range want {
+				if got := membership(t, shards[schema.ShardOf(key, len(shards))], l, schema.BlockWildcard, key); got != m {
+					t.Errorf("split: %s in lists %#x in its shard, want %#x", key, uint64(got), uint64(m))
+				}
+			}
+			sh, err := store.OpenShards(shards, explainOptions)
+			must(t, "open the shards", err)
+			defer sh.Close()
+			for _, c := range []struct{ name, client, want string }{
+				{"both.example", "10.63.1.1", "block"},
+				{"forty.example", "10.63.1.1", "pass"},
+				{"forty.example", "192.0.2.1", "block"},
+			} {
+				e, err := explainFor(sh, c.name, netip.MustParseAddr(c.client), explainAnswer{})
+				must(t, "explain over the shards", err)
+				if e.verdict.Action.String() != c.want {
+					t.Errorf("shards: %s for %s = %s, want %s", c.name, c.client, e.verdict.Action, c.want)
+				}
+			}
+		})
+	}
+}
+
+// A version 3 file (plain masks) is encoded by the first command that
+// writes to it, with its memberships as they were.
+func TestWritingToAVersion3FileEncodesIt(t *testing.T) {
+	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
+		t.Run(l.String(), func(t *testing.T) {
+			set := "UPDATE block_wildcard SET lists = %d WHERE Domain = '%s'"
+			if l == schema.Normalized {
+				set = "UPDATE records SET lists = %d WHERE domain_id = (SELECT domain_id FROM domains WHERE domain = '%s')"
+			}
+			db := testkit.WithPlainLists(t, testkit.NewDB(t, l, "wal", testkit.BlockWildcard("forty.example", "both.example")...),
+				"INSERT INTO sqlitefilter_lists (id, name) VALUES (40, 'l40'), (63, 'l63')",
+				fmt.Sprintf(set, int64(1)<<40, "forty.example"),
+				fmt.Sprintf(set, int64(1)<<40|1, "both.example"))
+			if e := decideAs(t, db, "forty.example", ""); e.list != "l40" {
+				t.Errorf("explain of the version 3 file: list %q, want l40", e.list)
+			}
+			_, err := captured(t, func() error {
+				return runImport([]string{db, "--table", "block_wildcard", "--list", "l63", listFile(t, "forty.example")})
+			})
+			must(t, "import --list l63", err)
+			for key, m := range map[string]int64{"forty.example": 1<<40 | -1<<63, "both.example": 1<<40 | 1} {
+				if got := membership(t, db, l, schema.BlockWildcard, key); got != m {
+					t.Errorf("%s in lists %#x, want %#x", key, uint64(got), uint64(m))
+				}
+			}
+			if e := decideAs(t, db, "both.example", ""); e.list != "default" {
+				t.Errorf("explain after the import: list %q, want default", e.list)
 			}
 		})
 	}

@@ -417,9 +417,9 @@ func syncTable(db *database, l syncList, f format) (schema.Table, error) {
 	cands := formatTables(f)
 	var holding []schema.Table
 	for _, t := range cands {
-		q := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE lists & ? != 0)", t.Name())
+		q := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s)", t.Name(), inList("lists"))
 		if db.layout == schema.Normalized {
-			q = fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM records WHERE record_type = '%s' AND lists & ? != 0)", t.RecordType())
+			q = fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM records WHERE record_type = '%s' AND %s)", t.RecordType(), inList("lists"))
 		}
 		var has bool
 		if err := db.QueryRow(q, bit(l.id)).Scan(&has); err != nil {

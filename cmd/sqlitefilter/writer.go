@@ -27,15 +27,23 @@ type writer struct {
 	committed int64
 	stmts     map[string]*sql.Stmt // by SQL text, prepared within tx
 	addSQL    [schema.NumTables]string
-	// list is the lists mask the rows added join: the list of import
+	// list is the mask of the list the rows added join: the list of import
 	// --list, else `default` (on a database with lists; one without has
-	// every row in `default` anyway).
+	// every row in `default` anyway). A new row stores its code.
 	list int64
 }
 
 func newWriter(db *database, batch int) *writer {
 	return &writer{db: db, batch: batch, stmts: map[string]*sql.Stmt{}, list: 1}
 }
+
+// joinListSQL is the upsert action that puts the row already there in the
+// list of the mask ?5 as well, when it is not in it: the stored code
+// decoded, the bit added, the result encoded (schema.EncodeLists). The WHERE
+// keeps a row already in the list unchanged, so that the upsert reports no
+// row added.
+var joinListSQL = fmt.Sprintf("DO UPDATE SET %[1]s = %[2]s WHERE NOT %[3]s",
+	schema.ListsColumn, schema.EncodeListsSQL(schema.DecodeListsSQL(schema.ListsColumn)+" | ?5"), schema.InListSQL(schema.ListsColumn, "?5"))
 
 // txn returns the transaction in progress, beginning one if none is.
 func (w *writer) txn() (*sql.Tx, error) {
@@ -92,8 +100,8 @@ func (w *writer) addPerType(e entry) (int64, error) {
 			if t.TargetColumn() != "" {
 				cols, vals = cols+", "+t.TargetColumn(), "?1, ?2"
 			}
-			w.addSQL[t] = fmt.Sprintf("INSERT INTO %s (%s, lists) VALUES (%s, ?3) ON CONFLICT DO UPDATE SET lists = lists | excluded.lists WHERE lists & excluded.lists = 0",
-				t.Name(), cols, vals)
+			w.addSQL[t] = fmt.Sprintf("INSERT INTO %s (%s, lists) VALUES (%s, ?3) ON CONFLICT %s",
+				t.Name(), cols, vals, joinListSQL)
 		case t.TargetColumn() == "":
 			w.addSQL[t] = fmt.Sprintf("INSERT INTO %s (%s) VALUES (?) ON CONFLICT DO NOTHING", t.Name(), t.KeyColumn())
 		default:
@@ -106,7 +114,7 @@ func (w *writer) addPerType(e entry) (int64, error) {
 		if t.TargetColumn() != "" {
 			target = e.target
 		}
-		return w.exec(w.addSQL[t], e.key, target, w.list)
+		return w.exec(w.addSQL[t], e.key, target, w.code(), nil, w.list)
 	case t.TargetColumn() == "":
 		return w.exec(w.addSQL[t], e.key)
 	}
@@ -134,20 +142,23 @@ func (w *writer) addNormalized(e entry) (int64, error) {
 			return 0, err
 		}
 		if w.db.lists {
-			return w.exec(`INSERT INTO records (domain_id, record_type, target_value, lists) VALUES (?, ?, ?, ?)`, id, e.table.RecordType(), target, w.list)
+			return w.exec(`INSERT INTO records (domain_id, record_type, target_value, lists) VALUES (?, ?, ?, ?)`, id, e.table.RecordType(), target, w.code())
 		}
 		return w.exec(`INSERT INTO records (domain_id, record_type, target_value) VALUES (?, ?, ?)`, id, e.table.RecordType(), target)
 	}
 	if w.db.lists {
 		return w.exec(`INSERT INTO records (domain_id, record_type, target_value, lists)
-			SELECT domain_id, ?, ?, ? FROM domains WHERE domain = ?
-			ON CONFLICT (domain_id, record_type) DO UPDATE SET lists = lists | excluded.lists WHERE lists & excluded.lists = 0`,
-			e.table.RecordType(), target, w.list, e.key)
+			SELECT domain_id, ?1, ?2, ?3 FROM domains WHERE domain = ?4
+			ON CONFLICT (domain_id, record_type) `+joinListSQL,
+			e.table.RecordType(), target, w.code(), e.key, w.list)
 	}
 	return w.exec(`INSERT INTO records (domain_id, record_type, target_value)
 		SELECT domain_id, ?, ? FROM domains WHERE domain = ? ON CONFLICT (domain_id, record_type) DO NOTHING`,
 		e.table.RecordType(), target, e.key)
 }
+
+// code is the lists value of a row the writer adds.
+func (w *writer) code() int64 { return schema.EncodeLists(uint64(w.list)) }
 
 // remove deletes the row with key from t and reports whether there was one.
 // On a normalized database it also drops the name from domains when no other

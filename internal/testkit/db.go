@@ -96,6 +96,16 @@ func WithLists(t testing.TB, path string, statements ...string) string {
 	return path
 }
 
+// WithPlainLists is WithLists for a file as version 3 made it: its lists
+// column holds plain masks (bit i = list id i), which the statements write,
+// and its recorded version is schema.ListsVersion. It returns path.
+func WithPlainLists(t testing.TB, path string, statements ...string) string {
+	t.Helper()
+	WithLists(t, path, fmt.Sprintf("UPDATE sqlitefilter_meta SET value = '%d' WHERE key = 'schema_version'", schema.ListsVersion))
+	ExecSQL(t, path, statements...)
+	return path
+}
+
 // InsertRows adds rows to the database at path, in one transaction.
 func InsertRows(t testing.TB, path string, rows ...Row) {
 	t.Helper()

@@ -26,23 +26,45 @@ import (
 // exact written by a legacy script (default), and an alias in kids.
 func listsDB(t *testing.T, l schema.Layout) string {
 	t.Helper()
+	return listsDBWith(t, l, listIDs{ads: 1, kids: 2})
+}
+
+// listIDs are the ids of the lists of listsDBWith; plain makes the file
+// one of version 3, whose rows hold plain masks.
+type listIDs struct {
+	ads, kids int
+	plain     bool
+}
+
+// listsDBWith is listsDB with the lists ads and kids at the ids given, and
+// a block_regex row in ads (^ads-[0-9]+\.).
+func listsDBWith(t *testing.T, l schema.Layout, ids listIDs) string {
+	t.Helper()
 	path := testkit.NewDB(t, l, "wal")
-	db := testkit.OpenRW(t, path)
-	if _, err := schema.Upgrade(db); err != nil {
-		t.Fatal(err)
+	if ids.plain {
+		testkit.WithPlainLists(t, path)
+	} else {
+		testkit.WithLists(t, path)
 	}
-	db.Close()
 	legacy := "INSERT INTO block_exact (Domain) VALUES ('legacy.example')"
 	if l == schema.Normalized {
 		legacy = "INSERT INTO block_exact VALUES ('legacy.example')" // through the view, as before
 	}
+	ads, kids := uint64(1)<<ids.ads, uint64(1)<<ids.kids
+	value := func(m uint64) int64 {
+		if ids.plain {
+			return int64(m)
+		}
+		return schema.EncodeLists(m)
+	}
 	testkit.ExecSQL(t, path, legacy,
-		`INSERT INTO sqlitefilter_lists (id, name) VALUES (1, 'ads'), (2, 'kids')`,
-		`INSERT INTO sqlitefilter_groups (name, lists) VALUES ('kids', 4), ('adults', 2), ('guests', 1)`,
+		fmt.Sprintf(`INSERT INTO sqlitefilter_lists (id, name) VALUES (%d, 'ads'), (%d, 'kids')`, ids.ads, ids.kids),
+		fmt.Sprintf(`INSERT INTO sqlitefilter_groups (name, lists) VALUES ('kids', %d), ('adults', %d), ('guests', 1)`, int64(kids), int64(ads)),
 		`INSERT INTO sqlitefilter_group_clients VALUES ('10.1.0.0/16', 'kids'), ('10.2.0.0/16', 'adults'), ('10.1.2.0/24', 'guests')`,
-		listedRow(l, schema.BlockWildcard, "tracker.example", "", 2),
-		listedRow(l, schema.BlockExact, "games.example", "", 4),
-		listedRow(l, schema.Alias, "intel.com", "keweon.center", 4),
+		listedRow(l, schema.BlockWildcard, "tracker.example", "", value(ads)),
+		listedRow(l, schema.BlockExact, "games.example", "", value(kids)),
+		listedRow(l, schema.Alias, "intel.com", "keweon.center", value(kids)),
+		listedRow(l, schema.BlockRegex, `^ads-[0-9]+\.`, "", value(ads)),
 	)
 	return path
 }
@@ -96,36 +118,49 @@ const (
 	passed   = "192.0.2.1"
 )
 
+// TestListsAndGroupsDecidePerClient, with the lists at low ids and at high
+// ones (7 and more are stored as codes), and in a version 3 file, whose
+// plain masks the plugin reads as they are.
 func TestListsAndGroupsDecidePerClient(t *testing.T) {
 	for _, l := range []schema.Layout{schema.PerType, schema.Normalized} {
-		t.Run(l.String(), func(t *testing.T) {
-			c := newChain(t, listsDB(t, l), "trusted_forwarders 127.0.0.1/32 ::1\nrefresh 50ms", false)
-			tests := []struct {
-				what, name, from, ecs, want string
-			}{
-				{"a client in no group gets every enabled list", "x.tracker.example", "192.0.2.9", "", blockedA},
-				{"a client in no group gets every enabled list", "games.example", "192.0.2.9", "", blockedA},
-				{"a legacy insert is in default", "legacy.example", "192.0.2.9", "", blockedA},
-				{"kids get their list", "games.example", "10.1.0.5", "", blockedA},
-				{"kids do not get ads", "x.tracker.example", "10.1.0.5", "", passed},
-				{"kids do not get default", "legacy.example", "10.1.0.5", "", passed},
-				{"an alias of kids applies to kids", "www.intel.com", "10.1.0.5", "", "cname www.keweon.center."},
-				{"an alias of kids does not apply to adults", "www.intel.com", "10.2.0.5", "", passed},
-				{"adults get ads", "x.tracker.example", "10.2.0.5", "", blockedA},
-				{"adults do not get kids", "games.example", "10.2.0.5", "", passed},
-				{"the longest prefix wins", "games.example", "10.1.2.3", "", passed},
-				{"the longest prefix wins", "legacy.example", "10.1.2.3", "", blockedA},
-				{"ECS from a trusted forwarder names the client", "games.example", "127.0.0.1", "10.2.0.5", passed},
-				{"ECS from a trusted forwarder names the client", "x.tracker.example", "127.0.0.1", "10.2.0.5", blockedA},
-				{"ECS from anyone else is ignored", "x.tracker.example", "10.1.0.5", "10.2.0.5", passed},
-				{"a trusted forwarder without ECS is the client", "games.example", "127.0.0.1", "", blockedA},
-			}
-			for _, tc := range tests {
-				if got := c.ask(t, tc.name, tc.from, tc.ecs); got != tc.want {
-					t.Errorf("%s: %s from %s (ECS %q) = %s, want %s", tc.what, tc.name, tc.from, tc.ecs, got, tc.want)
-				}
-			}
-		})
+		for _, ids := range []listIDs{{ads: 1, kids: 2}, {ads: 40, kids: 63}, {ads: 7, kids: 8}, {ads: 63, kids: 6},
+			{ads: 40, kids: 63, plain: true}, {ads: 7, kids: 2, plain: true}} {
+			t.Run(fmt.Sprintf("%s/%+v", l, ids), func(t *testing.T) {
+				listsDecidePerClient(t, listsDBWith(t, l, ids))
+			})
+		}
+	}
+}
+
+func listsDecidePerClient(t *testing.T, path string) {
+	t.Helper()
+	c := newChain(t, path, "trusted_forwarders 127.0.0.1/32 ::1\nrefresh 50ms", false)
+	tests := []struct {
+		what, name, from, ecs, want string
+	}{
+		{"a client in no group gets every enabled list", "x.tracker.example", "192.0.2.9", "", blockedA},
+		{"a client in no group gets every enabled list", "games.example", "192.0.2.9", "", blockedA},
+		{"a legacy insert is in default", "legacy.example", "192.0.2.9", "", blockedA},
+		{"kids get their list", "games.example", "10.1.0.5", "", blockedA},
+		{"kids do not get ads", "x.tracker.example", "10.1.0.5", "", passed},
+		{"kids do not get default", "legacy.example", "10.1.0.5", "", passed},
+		{"an alias of kids applies to kids", "www.intel.com", "10.1.0.5", "", "cname www.keweon.center."},
+		{"an alias of kids does not apply to adults", "www.intel.com", "10.2.0.5", "", passed},
+		{"adults get ads", "x.tracker.example", "10.2.0.5", "", blockedA},
+		{"adults do not get kids", "games.example", "10.2.0.5", "", passed},
+		{"the longest prefix wins", "games.example", "10.1.2.3", "", passed},
+		{"the longest prefix wins", "legacy.example", "10.1.2.3", "", blockedA},
+		{"ECS from a trusted forwarder names the client", "games.example", "127.0.0.1", "10.2.0.5", passed},
+		{"ECS from a trusted forwarder names the client", "x.tracker.example", "127.0.0.1", "10.2.0.5", blockedA},
+		{"ECS from anyone else is ignored", "x.tracker.example", "10.1.0.5", "10.2.0.5", passed},
+		{"a trusted forwarder without ECS is the client", "games.example", "127.0.0.1", "", blockedA},
+		{"a regex of ads applies to adults", "ads-12.example", "10.2.0.5", "", blockedA},
+		{"a regex of ads does not apply to kids", "ads-12.example", "10.1.0.5", "", passed},
+	}
+	for _, tc := range tests {
+		if got := c.ask(t, tc.name, tc.from, tc.ecs); got != tc.want {
+			t.Errorf("%s: %s from %s (ECS %q) = %s, want %s", tc.what, tc.name, tc.from, tc.ecs, got, tc.want)
+		}
 	}
 }
 
@@ -248,5 +283,42 @@ func TestAnswerChecksDecideInTheClientsScope(t *testing.T) {
 				return c.ask(t, "metrics.shop.test", "10.1.0.5", "") == cnamePassed && c.ask(t, "ip.test", "10.2.0.5", "") == ipPassed
 			})
 		})
+	}
+}
+
+// A version 3 file re-encoded in place while the server reads it (the
+// admin command's first write does that) keeps every verdict: the server
+// opens the file anew and reads its rows as codes from then on.
+func TestListsReEncodedInPlaceKeepVerdicts(t *testing.T) {
+	path := listsDBWith(t, schema.PerType, listIDs{ads: 40, kids: 63, plain: true})
+	c := newChain(t, path, "refresh 50ms", false)
+	checks := []struct{ name, from, want string }{
+		{"x.tracker.example", "10.2.0.5", blockedA},
+		{"x.tracker.example", "10.1.0.5", passed},
+		{"games.example", "10.1.0.5", blockedA},
+		{"games.example", "10.2.0.5", passed},
+		{"ads-1.example", "10.2.0.5", blockedA},
+	}
+	ask := func(when string) {
+		t.Helper()
+		for _, tc := range checks {
+			if got := c.ask(t, tc.name, tc.from, ""); got != tc.want {
+				t.Errorf("%s: %s from %s = %s, want %s", when, tc.name, tc.from, got, tc.want)
+			}
+		}
+	}
+	ask("version 3")
+	db := testkit.OpenRW(t, path)
+	if changed, err := schema.UpgradeListCodes(db); err != nil || !changed {
+		t.Fatalf("UpgradeListCodes = %v, %v", changed, err)
+	}
+	db.Close()
+	testkit.ExecSQL(t, path, "INSERT INTO block_exact (Domain, lists) VALUES ('new.example', -41)") // list 40, ads
+	testkit.Eventually(t, "the new row in ads to block", 5*time.Second, func() bool {
+		return c.ask(t, "new.example", "10.2.0.5", "") == blockedA
+	})
+	ask("re-encoded")
+	if got := c.ask(t, "new.example", "10.1.0.5", ""); got != passed {
+		t.Errorf("new.example, in ads only, for kids = %s, want %s", got, passed)
 	}
 }

@@ -79,10 +79,11 @@ func (f *SQLiteFilter) check(d *dbFile) {
 		}
 	}
 	if err == nil && s.SchemaChanged() {
-		// A table was created or dropped: the store's statements and the
-		// tables it knows of are the old schema's. Opened anew (as a swap
-		// of the same file), the new schema applies within refresh.
-		log.Infof("%s: tables were created or dropped; opening the file anew", d.path)
+		// A table was created or dropped, or the lists were re-encoded:
+		// the store's statements, the tables it knows of and how it reads
+		// the lists are the old schema's. Opened anew (as a swap of the
+		// same file), the new schema applies within refresh.
+		log.Infof("%s: the schema changed; opening the file anew", d.path)
 		f.reopen(d)
 		return
 	}

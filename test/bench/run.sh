@@ -5,7 +5,8 @@
 #   (b) filter:N: CoreDNS + sqlitefilter + forward, N rows (SIZES)
 #   (c) hosts:N: CoreDNS + hosts with the same HOSTS_SIZE names + forward
 #   (d) groups:N: (b) over the same rows in 64 lists, with 10 client groups
-#       (GROUPS_SIZES; groups_db.sh): the verdicts of (b), the cost of lists
+#       (GROUPS_SIZES; groups_db.sh: every row in one list, TWO_LISTS % of
+#       them in a second): the verdicts of (b), the cost of lists
 # The server under test is pinned to core SUT_CPU, dnsperf and the loopback
 # upstream to LOAD_CPU. Every case runs ROUNDS times, in an order rotated each
 # round, and ratios are taken against the forward run of the same round.
@@ -22,6 +23,7 @@ WORK=${WORK:-/tmp/sqlitefilter-bench}     # binaries, data (~40 B per row), resu
 SIZES=${SIZES:-"1000000 10000000 100000000"}
 HOSTS_SIZE=${HOSTS_SIZE-1000000}          # '' = no hosts case
 GROUPS_SIZES=${GROUPS_SIZES:-}             # sizes of SIZES that also get the groups case
+export TWO_LISTS=${TWO_LISTS:-0}           # % of the groups case's rows in two lists
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}                   # measured saturation run, s
 WARMUP=${WARMUP:-3}                        # unmeasured run before it, s
@@ -67,7 +69,7 @@ for n in $SIZES $HOSTS_SIZE; do
 	fi
 done
 for n in $GROUPS_SIZES; do
-	[ -s "$DATA/rules-$n-groups.db" ] || { log "adding 64 lists and 10 groups to $n rows"; "$ROOT/test/bench/groups_db.sh" "$DATA/rules-$n.db" "$DATA/rules-$n-groups.db" "$BIN/sqlitefilter"; }
+	[ -s "$DATA/rules-$n-groups-$TWO_LISTS.db" ] || { log "adding 64 lists and 10 groups to $n rows"; "$ROOT/test/bench/groups_db.sh" "$DATA/rules-$n.db" "$DATA/rules-$n-groups-$TWO_LISTS.db" "$BIN/sqlitefilter" "$BIN/benchtool"; }
 done
 [ -z "$HOSTS_SIZE" ] || [ -s "$DATA/hosts-$HOSTS_SIZE" ] || "$BIN/benchtool" gen -rows "$HOSTS_SIZE" -hosts "$DATA/hosts-$HOSTS_SIZE"
 
@@ -78,7 +80,7 @@ corefile() { # case size -> path
 		echo ".:$PORT {"
 		echo "    bind $ADDR"
 		case $1 in
-		filter|groups) db=$DATA/rules-$2.db; [ "$1" = groups ] && db=$DATA/rules-$2-groups.db
+		filter|groups) db=$DATA/rules-$2.db; [ "$1" = groups ] && db=$DATA/rules-$2-groups-$TWO_LISTS.db
 			printf '    sqlitefilter %s {\n' "$db"
 			[ -n "$FILTER_OPTS" ] && tr ';' '\n' <<< "$FILTER_OPTS" | sed 's/^ */        /'
 			echo "    }" ;;

@@ -5,7 +5,7 @@
 #   today      a per-type file without lists
 #   default    the same file upgraded: every row in `default` (lists = 1)
 #   list 1     every row in list id 1 (lists = 2), by import --list
-#   list 7     every row in list id 7 (lists = 128)
+#   list 7     every row in list id 7 (lists = -8, its code)
 # then the time of import --list into a file with lists, and of a re-import
 # of the same list with 10 % of its names replaced (one transaction).
 # Data goes to $BENCH_DIR (default /tmp/sqlitefilter-lists-bench).
@@ -45,5 +45,5 @@ timed "import --list (re-import)" "$sf" import "$l1" --table block_wildcard --li
 
 l7=$dir/list7-$n.db; cp "$today" "$l7"
 "$sf" upgrade "$l7" > /dev/null
-sqlite3 "$l7" "INSERT INTO sqlitefilter_lists (id, name) VALUES (7, 'seven'); UPDATE block_wildcard SET lists = 128;"
+sqlite3 "$l7" "INSERT INTO sqlitefilter_lists (id, name) VALUES (7, 'seven'); UPDATE block_wildcard SET lists = -8;"
 "$sf" optimize "$l7" > /dev/null; report "$l7" "list 7"

@@ -40,7 +40,7 @@ func (src lent) aliasTarget(name string) (string, policy.Lists, error) {
 	}
 	switch err {
 	case nil:
-		return text(c.dest2[0]), listsOf(c.dest2[1]), nil
+		return text(c.dest2[0]), listsOf(c.dest2[1], c.coded), nil
 	case io.EOF:
 		return "", 0, nil
 	default:

@@ -25,6 +25,7 @@ type conn struct {
 	dest  []driver.Value
 	dest2 []driver.Value // for the alias lookup's two columns
 	gen   uint64         // generation of the snapshot this connection holds
+	coded bool           // the lists column holds codes (Store.coded)
 	inTxn bool
 	began time.Time // when the read transaction began
 }
@@ -64,7 +65,7 @@ func (s *Store) newConn(busyMS int) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{c: sc, args: make([]driver.NamedValue, 1), dest: make([]driver.Value, 1), dest2: make([]driver.Value, 2)}
+	c := &conn{c: sc, args: make([]driver.NamedValue, 1), dest: make([]driver.Value, 1), dest2: make([]driver.Value, 2), coded: s.coded}
 	c.args[0].Ordinal = 1
 	for _, t := range schema.Tables {
 		if !s.present[t] {
@@ -135,7 +136,7 @@ func (c *conn) probe(st *sqlite3.SQLiteStmt, key string) (policy.Lists, error) {
 	}
 	switch err {
 	case nil:
-		return listsOf(c.dest[0]), nil
+		return listsOf(c.dest[0], c.coded), nil
 	case io.EOF:
 		return 0, nil
 	default:
@@ -143,14 +144,34 @@ func (c *conn) probe(st *sqlite3.SQLiteStmt, key string) (policy.Lists, error) {
 	}
 }
 
-// listsOf reads a lists mask as the driver returns it. A row is in at least
-// one list; a value that is not a whole number (written by hand) counts as
-// `default`, so the row is never lost.
-func listsOf(v driver.Value) policy.Lists {
-	if n, ok := v.(int64); ok && n != 0 {
-		return policy.Lists(uint64(n))
+// listsOf reads a row's lists as the driver returns the lists column: a
+// code (schema.DecodeLists) when coded, else a plain mask. A row is in at
+// least one list; a value that is not a whole number (written by hand)
+// counts as `default`, so the row is never lost.
+func listsOf(v driver.Value, coded bool) policy.Lists {
+	n, ok := v.(int64)
+	if !ok || n == 0 {
+		return policy.DefaultLists
 	}
-	return policy.DefaultLists
+	if coded {
+		return policy.Lists(schema.DecodeLists(n))
+	}
+	return policy.Lists(uint64(n))
+}
+
+// listsCoded reports whether the file's lists column holds codes: whether
+// it records schema.ListCodesVersion or later. A file that moves to it
+// changes its schema too (schema.Upgrade), so the store is opened anew.
+func listsCoded(c *sqlite3.SQLiteConn) (bool, error) {
+	n, err := QueryInt(c, schema.HasMetaQuery)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	v, err := QueryInt(c, schema.VersionQuery)
+	if err != nil {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	return v >= schema.ListCodesVersion, nil
 }
 
 // dropped reports whether err says a table the store prepared statements for

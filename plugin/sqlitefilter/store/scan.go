@@ -57,7 +57,7 @@ func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string, list
 		if n == limit {
 			return true, nil
 		}
-		fn(text(dest[0]), text(dest[1]), listsOf(dest[2]))
+		fn(text(dest[0]), text(dest[1]), listsOf(dest[2], s.coded))
 	}
 }
 

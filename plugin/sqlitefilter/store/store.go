@@ -53,6 +53,9 @@ type Store struct {
 	layout  schema.Layout
 	present [schema.NumTables]bool // which tables exist
 	lists   [schema.NumTables]bool // which have the lists column
+	// coded: the lists column holds encoded masks (schema version 4 or
+	// later); a version 3 file holds plain ones.
+	coded bool
 	// listTables: the database has the lists and groups tables.
 	listTables bool
 
@@ -192,6 +195,9 @@ func (s *Store) inspect() error {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	s.listTables = n == 3
+	if s.coded, err = listsCoded(s.watcher); err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
 	if s.dataVersion, err = QueryInt(s.watcher, "PRAGMA data_version"); err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
@@ -361,7 +367,12 @@ func (s *Store) Refresh() (bool, error) {
 	}
 	s.dataVersion = dv
 	if sv, err := QueryInt(s.watcher, "PRAGMA schema_version"); err == nil && sv != s.schemaVersion {
+		// The statements, the tables known and how the lists column reads
+		// (coded) are the old schema's: in WAL mode the connections keep
+		// the snapshot they hold, which they read right, until the file is
+		// opened anew (SchemaChanged), rather than renew it.
 		s.schemaChanged.Store(true)
+		return true, nil
 	}
 	// The journal mode may have changed with the data: a file swapped in
 	// with --replace is in rollback-journal mode until the operator turns
@@ -374,9 +385,10 @@ func (s *Store) Refresh() (bool, error) {
 	return true, nil
 }
 
-// SchemaChanged reports whether a table was created or dropped since the
-// store opened: its statements and the tables it knows of are those of the
-// old schema, and the file should be opened anew.
+// SchemaChanged reports whether a table was created or dropped (or the
+// schema otherwise changed, as when schema.Upgrade encodes the lists) since
+// the store opened: its statements and the tables it knows of are those of
+// the old schema, and the file should be opened anew.
 func (s *Store) SchemaChanged() bool { return s.schemaChanged.Load() }
 
 // Generation identifies the data a lookup sees; it changes with every

@@ -45,10 +45,10 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool gen|upstream|ready|probe [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool gen|upstream|ready|probe|lists-sql [flags]")
 		os.Exit(2)
 	}
-	cmds := map[string]func([]string) error{"gen": gen, "upstream": upstream, "ready": ready, "probe": probe}
+	cmds := map[string]func([]string) error{"gen": gen, "upstream": upstream, "ready": ready, "probe": probe, "lists-sql": listsSQL}
 	cmd, ok := cmds[os.Args[1]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "benchtool: unknown command %q\n", os.Args[1])
@@ -331,6 +331,17 @@ func probe(args []string) error {
 	rows := fs.Int64("rows", 1000000, "rows in the database")
 	fs.Parse(args)
 	fmt.Println(string(newNamer(*rows).row(nil, 0)))
+	return nil
+}
+
+// listsSQL prints the SQL expression of the value the lists column of a
+// rule row stores for the mask expression EXPR (schema.EncodeListsSQL), for
+// scripts that write memberships with sqlite3.
+func listsSQL(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: benchtool lists-sql MASK-EXPRESSION")
+	}
+	fmt.Println(schema.EncodeListsSQL(args[0]))
 	return nil
 }
 
