@@ -29,7 +29,7 @@ var (
 // DDL returns the statements that create layout l.
 func DDL(l Layout) string {
 	if l == Normalized {
-		return normalizedDDL + answersNormalizedDDL
+		return normalizedDDL + answersNormalizedDDL + inMemoryIndexDDL
 	}
 	return perTypeDDL + answersPerTypeDDL
 }

@@ -69,16 +69,21 @@ const HasListsQuery = `SELECT count(*) FROM sqlite_schema s, pragma_table_info(s
 // masks encoded (version 4: a version 3 file's masks are re-encoded, a
 // column added now holds 1, the code of `default`, already). The version is
 // recorded in sqlitefilter_meta, which a file made by hand gets then: the
-// plugin reads the encoded rows by it. The two steps are two transactions;
-// each is idempotent, so an upgrade cut between them is finished by the
-// next.
+// plugin reads the encoded rows by it. A normalized file made before the
+// index of its in-memory rules existed gets it (InMemoryIndex; it reads
+// every record once). The steps are transactions of their own; each is
+// idempotent, so an upgrade cut between them is finished by the next.
 func Upgrade(db *sql.DB) (bool, error) {
 	answers, err := upgradeAnswers(db)
 	if err != nil {
 		return false, err
 	}
 	lists, err := change(db, true)
-	return answers || lists, err
+	if err != nil {
+		return false, err
+	}
+	indexed, err := addInMemoryIndex(db)
+	return answers || lists || indexed, err
 }
 
 // AddListTables creates the lists and groups tables without touching the

@@ -129,6 +129,9 @@ func (f *SQLiteFilter) open(d *dbFile) error {
 	for _, t := range s.Missing() {
 		log.Infof("%s: table %s is missing, so its rules are empty", d.path, t)
 	}
+	if s.Unindexed() {
+		log.Warningf("%s: records has no index of the rules held in memory, so reading them scans every record, before ready and after every change (seconds per 10 M rows); `sqlitefilter upgrade %s` adds it", d.path, d.path)
+	}
 	if d.shard == 0 {
 		// Shard 0's in-memory rules are built before its store is
 		// published, and published first: no query ever reads the file

@@ -25,9 +25,18 @@ func (s *Store) Scan(t schema.Table, limit int, fn func(key, target string, list
 		target = t.TargetColumn()
 	}
 	q := fmt.Sprintf("SELECT %s, %s, %s FROM %s LIMIT ?", t.KeyColumn(), target, listsExpr(s.lists[t]), t.Name())
-	if s.layout == schema.Normalized && s.lists[t] {
-		// The legacy view has no lists column.
-		q = fmt.Sprintf("SELECT d.domain, r.target_value, r.lists FROM records r JOIN domains d ON d.domain_id = r.domain_id WHERE r.record_type = '%s' LIMIT ?", t.RecordType())
+	if s.layout == schema.Normalized {
+		// records, not the legacy view: the view has no lists column, and
+		// its WHERE does not name the index of the in-memory rules.
+		m := "1"
+		if s.lists[t] {
+			m = "r." + schema.ListsColumn
+		}
+		where := fmt.Sprintf("r.record_type = '%s'", t.RecordType())
+		if schema.IsInMemory(t) {
+			where = schema.InMemoryWhere(t)
+		}
+		q = fmt.Sprintf("SELECT d.domain, r.target_value, %s FROM records r JOIN domains d ON d.domain_id = r.domain_id WHERE %s LIMIT ?", m, where)
 	}
 	c, ok := s.conns.get()
 	if !ok {

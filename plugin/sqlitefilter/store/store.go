@@ -58,6 +58,9 @@ type Store struct {
 	coded bool
 	// listTables: the database has the lists and groups tables.
 	listTables bool
+	// unindexed: a normalized file without schema.InMemoryIndex, where
+	// reading the in-memory rules scans every record.
+	unindexed bool
 
 	conns   *connPool
 	all     []*conn
@@ -195,6 +198,12 @@ func (s *Store) inspect() error {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	s.listTables = n == 3
+	if s.layout == schema.Normalized {
+		if n, err = QueryInt(s.watcher, schema.HasInMemoryIndexQuery); err != nil {
+			return fmt.Errorf("open %s: %w", s.path, err)
+		}
+		s.unindexed = n == 0
+	}
 	if s.coded, err = listsCoded(s.watcher); err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
@@ -421,6 +430,11 @@ func (s *Store) Close() error {
 	}
 	return err
 }
+
+// Unindexed reports whether the file is of the normalized layout and lacks
+// the index of its in-memory rules (schema.InMemoryIndex), so that reading
+// them scans every record.
+func (s *Store) Unindexed() bool { return s.unindexed }
 
 // Path is the file the store opened.
 func (s *Store) Path() string { return s.path }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
@@ -142,5 +143,37 @@ func TestStoreFollowsASwitchToWAL(t *testing.T) {
 	}
 	if has(t, s, schema.BlockExact, "ads.example.com") {
 		t.Fatal("deleted row still seen in WAL mode")
+	}
+}
+
+// TestScanReadsTheInMemoryRules: the in-memory tables of a normalized file
+// read the same rows through the index of in-memory rules as without it
+// (a file made before it existed, which the store reports).
+func TestScanReadsTheInMemoryRules(t *testing.T) {
+	rows := testkit.Rows(testkit.BlockRegex(`^ad[0-9]+\.`), testkit.RewriteV4("192.0.2.1", "198.51.100.1"),
+		testkit.BlockIPv4("203.0.113.0/24"), testkit.BlockExact("ads.example.com"), testkit.Alias("a.test", "b.test"))
+	for _, indexed := range []bool{true, false} {
+		path := testkit.NewDB(t, schema.Normalized, "wal", rows...)
+		if !indexed {
+			testkit.ExecSQL(t, path, "DROP INDEX "+schema.InMemoryIndex)
+		}
+		s, err := Open(path, Options{Pool: 1, BusyTimeoutMS: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Unindexed() == indexed {
+			t.Errorf("indexed %v: Unindexed() = %v", indexed, s.Unindexed())
+		}
+		var got []string
+		for _, tb := range []schema.Table{schema.BlockRegex, schema.RewriteV4, schema.BlockIPv4, schema.Alias, schema.BlockExact} {
+			if _, err := s.Scan(tb, 10, func(key, target string, _ policy.Lists) { got = append(got, tb.Name()+" "+key+" "+target) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		want := []string{`block_regex ^ad[0-9]+\. `, "ip_rewrite_v4 192.0.2.1 198.51.100.1", "block_ip_v4 203.0.113.0/24 ", "domain_alias a.test b.test", "block_exact ads.example.com "}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("indexed %v: scanned\n%s\nwant\n%s", indexed, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }
