@@ -91,7 +91,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "sqlitefilter",
 		Name:      "table_rows",
-		Help:      "Rows per rule table: from ANALYZE's statistics when present, else counted up to 1000000.",
+		Help:      "Rows per rule table: from ANALYZE's statistics when present, else counted up to 1000000 (normalized layout: among the first 1000000 records).",
 	}, []string{"database", "table"})
 
 	rowsSkipped = promauto.NewCounterVec(prometheus.CounterOpts{

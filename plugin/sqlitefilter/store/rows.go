@@ -1,7 +1,10 @@
 package store
 
 import (
+	"context"
+	"database/sql/driver"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -23,6 +26,9 @@ func (s *Store) TableRows() (map[schema.Table]int64, error) {
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
+	}
+	if s.layout == schema.Normalized {
+		return s.normalizedRows()
 	}
 	stat1, err := QueryInt(s.watcher, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1'")
 	if err != nil {
@@ -62,4 +68,45 @@ func (s *Store) analyzedRows(t schema.Table) (int64, bool, error) {
 		return 0, false, nil
 	}
 	return n, true, nil
+}
+
+// normalizedRows is TableRows for the normalized layout, whose rule tables
+// are views over one records table: counting a view up to the cap would
+// read every record for each type with fewer rows than the cap. It counts
+// the types of the first rowCountCap records in one pass instead, and the
+// in-memory types exactly through their index when the file has it.
+func (s *Store) normalizedRows() (map[schema.Table]int64, error) {
+	byType := map[string]int64{}
+	count := func(q string) error {
+		rows, err := s.watcher.QueryContext(context.Background(), q, nil)
+		if err != nil {
+			return fmt.Errorf("estimate rows of %s: %w", s.path, err)
+		}
+		defer rows.Close()
+		dest := make([]driver.Value, 2)
+		for {
+			if err := rows.Next(dest); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("estimate rows of %s: %w", s.path, err)
+			}
+			n, _ := dest[1].(int64)
+			byType[text(dest[0])] = n
+		}
+	}
+	if err := count(fmt.Sprintf("SELECT record_type, count(*) FROM (SELECT record_type FROM records LIMIT %d) GROUP BY 1", rowCountCap)); err != nil {
+		return nil, err
+	}
+	if !s.unindexed {
+		if err := count("SELECT r.record_type, count(*) FROM records r WHERE r." + schema.InMemoryTerm + " GROUP BY 1"); err != nil {
+			return nil, err
+		}
+	}
+	rows := make(map[schema.Table]int64)
+	for _, t := range schema.Tables {
+		if s.present[t] {
+			rows[t] = byType[t.RecordType()]
+		}
+	}
+	return rows, nil
 }

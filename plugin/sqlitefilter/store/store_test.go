@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -174,6 +175,36 @@ func TestScanReadsTheInMemoryRules(t *testing.T) {
 		want := []string{`block_regex ^ad[0-9]+\. `, "ip_rewrite_v4 192.0.2.1 198.51.100.1", "block_ip_v4 203.0.113.0/24 ", "domain_alias a.test b.test", "block_exact ads.example.com "}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("indexed %v: scanned\n%s\nwant\n%s", indexed, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestTableRowsOfANormalizedFile: every rule type's rows are counted from
+// records, those of an empty type too, in both the indexed and the older
+// file.
+func TestTableRowsOfANormalizedFile(t *testing.T) {
+	rows := testkit.Rows(testkit.BlockExact("a.test", "b.test", "c.test"), testkit.BlockRegex(`^x`, `^y`), testkit.Allow("ok.test"))
+	for _, indexed := range []bool{true, false} {
+		path := testkit.NewDB(t, schema.Normalized, "wal", rows...)
+		if !indexed {
+			testkit.ExecSQL(t, path, "DROP INDEX "+schema.InMemoryIndex)
+		}
+		s, err := Open(path, Options{Pool: 1, BusyTimeoutMS: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TableRows()
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[schema.Table]int64{}
+		for _, tb := range schema.Tables {
+			want[tb] = 0
+		}
+		want[schema.BlockExact], want[schema.BlockRegex], want[schema.Allow] = 3, 2, 1
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("indexed %v: %v, want %v", indexed, got, want)
 		}
 	}
 }
