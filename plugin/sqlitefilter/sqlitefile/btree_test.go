@@ -180,15 +180,23 @@ func TestWalkReadsWhatSQLReads(t *testing.T) {
 				t.Fatalf("SQL reads %d keys, %d inserted", len(want), len(tc.keys))
 			}
 			for _, pages := range []int{1, 3, 1 << 30} {
-				got, err := tb.read(t, pages)
-				if err != nil {
-					t.Fatalf("%d pages per call: %v", pages, err)
-				}
-				if !slices.EqualFunc(got, want, bytes.Equal) {
-					t.Fatalf("%d pages per call: read %d keys, SQL %d; first difference at %d", pages, len(got), len(want), firstDiff(got, want))
-				}
+				tb.readsWhatSQLReads(t, pages)
 			}
 		})
+	}
+}
+
+// readsWhatSQLReads checks that a walk of maxPages pages per call reads
+// every key SQL reads, in its order.
+func (tb *table) readsWhatSQLReads(t *testing.T, maxPages int) {
+	t.Helper()
+	want := tb.want(t)
+	got, err := tb.read(t, maxPages)
+	if err != nil {
+		t.Fatalf("%d pages per call: %v", maxPages, err)
+	}
+	if !slices.EqualFunc(got, want, bytes.Equal) {
+		t.Fatalf("%d pages per call: read %d keys, SQL %d; first difference at %d", maxPages, len(got), len(want), firstDiff(got, want))
 	}
 }
 
@@ -230,14 +238,7 @@ func TestWalkReadsTheLogsFrames(t *testing.T) {
 	if err != nil || st.mxFrame == 0 || st.nBackfill != 0 {
 		t.Fatalf("the log should hold frames no checkpoint copied: %+v %v", st, err)
 	}
-	want := tb.want(t)
-	got, err := tb.read(t, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.EqualFunc(got, want, bytes.Equal) {
-		t.Fatalf("read %d keys, SQL %d; first difference at %d", len(got), len(want), firstDiff(got, want))
-	}
+	tb.readsWhatSQLReads(t, 2)
 }
 
 // TestWalkReadsAnIndex: the normalized layout's names are in the UNIQUE
@@ -245,14 +246,7 @@ func TestWalkReadsTheLogsFrames(t *testing.T) {
 func TestWalkReadsAnIndex(t *testing.T) {
 	tb := newTable(t, nil, "CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL UNIQUE)", randomNames(20000, 10))
 	tb.root = "SELECT rootpage FROM sqlite_schema WHERE type = 'index' AND tbl_name = 't'"
-	want := tb.want(t)
-	got, err := tb.read(t, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.EqualFunc(got, want, bytes.Equal) {
-		t.Fatalf("read %d keys, SQL %d; first difference at %d", len(got), len(want), firstDiff(got, want))
-	}
+	tb.readsWhatSQLReads(t, 5)
 }
 
 // TestUnsupportedIsSaid: what only SQL reads right is ErrUnsupported, never

@@ -154,14 +154,7 @@ func TestScanReadsTheInMemoryRules(t *testing.T) {
 	rows := testkit.Rows(testkit.BlockRegex(`^ad[0-9]+\.`), testkit.RewriteV4("192.0.2.1", "198.51.100.1"),
 		testkit.BlockIPv4("203.0.113.0/24"), testkit.BlockExact("ads.example.com"), testkit.Alias("a.test", "b.test"))
 	for _, indexed := range []bool{true, false} {
-		path := testkit.NewDB(t, schema.Normalized, "wal", rows...)
-		if !indexed {
-			testkit.ExecSQL(t, path, "DROP INDEX "+schema.InMemoryIndex)
-		}
-		s, err := Open(path, Options{Pool: 1, BusyTimeoutMS: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := normalizedStore(t, indexed, rows)
 		if s.Unindexed() == indexed {
 			t.Errorf("indexed %v: Unindexed() = %v", indexed, s.Unindexed())
 		}
@@ -185,14 +178,7 @@ func TestScanReadsTheInMemoryRules(t *testing.T) {
 func TestTableRowsOfANormalizedFile(t *testing.T) {
 	rows := testkit.Rows(testkit.BlockExact("a.test", "b.test", "c.test"), testkit.BlockRegex(`^x`, `^y`), testkit.Allow("ok.test"))
 	for _, indexed := range []bool{true, false} {
-		path := testkit.NewDB(t, schema.Normalized, "wal", rows...)
-		if !indexed {
-			testkit.ExecSQL(t, path, "DROP INDEX "+schema.InMemoryIndex)
-		}
-		s, err := Open(path, Options{Pool: 1, BusyTimeoutMS: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := normalizedStore(t, indexed, rows)
 		got, err := s.TableRows()
 		s.Close()
 		if err != nil {
@@ -207,4 +193,19 @@ func TestTableRowsOfANormalizedFile(t *testing.T) {
 			t.Errorf("indexed %v: %v, want %v", indexed, got, want)
 		}
 	}
+}
+
+// normalizedStore opens a new normalized file holding rows, with the index
+// of the in-memory rules or, as a file made before it existed, without.
+func normalizedStore(t *testing.T, indexed bool, rows []testkit.Row) *Store {
+	t.Helper()
+	path := testkit.NewDB(t, schema.Normalized, "wal", rows...)
+	if !indexed {
+		testkit.ExecSQL(t, path, "DROP INDEX "+schema.InMemoryIndex)
+	}
+	s, err := Open(path, Options{Pool: 1, BusyTimeoutMS: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
