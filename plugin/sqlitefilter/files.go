@@ -21,6 +21,9 @@ type dbFile struct {
 	path  string
 	store atomic.Pointer[store.Store]
 	// The rest belongs to the watcher goroutine (and Start before it).
+	// pending is a new file renamed over path, open and being prepared
+	// (its key filter built) while store serves; published by the watcher.
+	pending     *store.Store
 	failing     bool         // opening the file fails
 	measured    *store.Store // the store the row gauges describe
 	measuredGen uint64

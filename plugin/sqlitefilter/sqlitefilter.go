@@ -44,6 +44,7 @@ type SQLiteFilter struct {
 	set   store.Set              // files as a store.Set, boxed once: a slice made an interface is an allocation
 	rules atomic.Pointer[loaded] // nil until the loader built them (loader.go)
 	kick  chan struct{}          // the watch tells the loader the data changed
+	built chan struct{}          // a key filter's build ended: a file may wait to be published (watch.go)
 	stop  chan struct{}
 	done  sync.WaitGroup
 
@@ -71,8 +72,10 @@ func New(cfg Config) *SQLiteFilter {
 	f.files = newFiles(cfg)
 	f.set = f.files
 	f.filters = make([]*bloom.KeyFilter, len(f.files))
+	f.built = make(chan struct{}, 1)
 	for i := range f.filters {
 		f.filters[i] = bloom.New(cfg.BloomMaxBytes, log)
+		f.filters[i].Notify(f.built)
 	}
 	if len(cfg.AllowUpstream) > 0 {
 		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)

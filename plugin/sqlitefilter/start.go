@@ -59,6 +59,7 @@ func (f *SQLiteFilter) Stop() error {
 	f.rules.Store(nil)
 	var first error
 	for _, d := range f.files {
+		f.dropPending(d)
 		if s := d.store.Swap(nil); s != nil {
 			if err := s.Close(); err != nil && first == nil {
 				first = err

@@ -33,6 +33,14 @@ func (f *SQLiteFilter) watch() {
 		select {
 		case <-f.stop:
 			return
+		case <-f.built:
+			// A file prepared while the old one served may be ready to
+			// take its place: within refresh of its rename, plus the build.
+			for _, d := range f.files {
+				if d.pending != nil {
+					f.check(d)
+				}
+			}
 		case <-t.C:
 			if f.resolvePattern() {
 				for _, d := range f.files {
@@ -52,12 +60,20 @@ func (f *SQLiteFilter) watch() {
 
 // check is one round of watch for one file.
 func (f *SQLiteFilter) check(d *dbFile) {
+	if d.pending != nil && f.checkPending(d) {
+		return
+	}
 	s := d.store.Load()
 	if s == nil {
 		f.reopen(d)
 		return
 	}
 	replaced, err := s.Replaced()
+	if replaced && d.pending != nil {
+		// The file at the path is the one being prepared: the old one
+		// serves until then.
+		replaced, err = false, nil
+	}
 	if err != nil {
 		// Deleted (or unreadable directory): the open connections still hold
 		// the last file, so the server keeps answering from it until a new
@@ -78,7 +94,7 @@ func (f *SQLiteFilter) check(d *dbFile) {
 			replicaAge.WithLabelValues(d.path).Set(time.Since(st.Applied).Seconds())
 		}
 	}
-	if err == nil && s.SchemaChanged() {
+	if err == nil && s.SchemaChanged() && d.pending == nil {
 		// A table was created or dropped, or the lists were re-encoded:
 		// the store's statements, the tables it knows of and how it reads
 		// the lists are the old schema's. Opened anew (as a swap of the
@@ -92,8 +108,9 @@ func (f *SQLiteFilter) check(d *dbFile) {
 		// A writer's lock held beyond busy_timeout passes; anything else may
 		// be a file damaged in place, which a fresh open tells. Until one
 		// succeeds, the old connections keep serving what they can.
+		// (A file being prepared takes the old one's place anyway.)
 		var se sqlite3.Error
-		if !errors.As(err, &se) || se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked {
+		if d.pending == nil && (!errors.As(err, &se) || se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked) {
 			f.reopen(d)
 		}
 		return
@@ -116,6 +133,12 @@ func (f *SQLiteFilter) kickLoader() {
 // open opens the database file and puts it in place of the current store,
 // which is then drained (Close waits for the connections lent to lookups)
 // and closed. On failure the current store, if any, stays in place.
+//
+// Another file renamed over the one in use is prepared first: its key
+// filter is built while the old file serves, and check publishes it once
+// the build has ended, so that the new file is as fast from its first query
+// as the old one was. The same file opened anew (its schema changed) is
+// published at once: its old store's snapshot is frozen until then.
 func (f *SQLiteFilter) open(d *dbFile) error {
 	old := d.store.Load()
 	var gen uint64
@@ -132,6 +155,63 @@ func (f *SQLiteFilter) open(d *dbFile) error {
 	if s.Unindexed() {
 		log.Warningf("%s: records has no index of the rules held in memory, so reading them scans every record, before ready and after every change (seconds per 10 M rows); `sqlitefilter upgrade %s` adds it", d.path, d.path)
 	}
+	f.dropPending(d)
+	if k := f.filters[d.shard]; old != nil && k != nil && !s.SameFile(old) {
+		d.pending = s
+		k.Prepare(s)
+		log.Infof("%s: a new file is in place; the old one serves while its key filter is built", d.path)
+		return nil
+	}
+	return f.publish(d, s, old)
+}
+
+// checkPending publishes the file prepared for d once its key filter's
+// build has ended, and drops it if another file took its place meanwhile.
+// It reports whether it published or dropped it (this round's check is
+// then done).
+func (f *SQLiteFilter) checkPending(d *dbFile) bool {
+	p, k := d.pending, f.filters[d.shard]
+	if replaced, err := p.Replaced(); err != nil || replaced {
+		f.dropPending(d)
+		f.reopen(d)
+		return true
+	}
+	if !k.Settled(p) {
+		k.Prepare(p)
+		return false
+	}
+	d.pending = nil
+	if err := f.publish(d, p, d.store.Load()); err != nil {
+		f.failFile(d, fmt.Errorf("%w; answering from the old file", err))
+	}
+	return true
+}
+
+// dropPending closes the file prepared for d, if any.
+func (f *SQLiteFilter) dropPending(d *dbFile) {
+	if p := d.pending; p != nil {
+		d.pending = nil
+		f.filters[d.shard].Discard(p)
+		p.Close()
+	}
+}
+
+// publish puts s, just opened, in place of old (nil at the first open) with
+// its in-memory rules and its key filter (when one was prepared), and
+// closes old. On failure s is closed and old stays in place.
+func (f *SQLiteFilter) publish(d *dbFile, s, old *store.Store) error {
+	if old != nil {
+		// The old file may have served changes while s was prepared:
+		// s starts past its last generation (no verdict cached under the
+		// old one is taken for s's), and takes up the changes committed
+		// to s meanwhile before it serves.
+		from := s.Generation()
+		f.filters[d.shard].Renumber(s, from, s.Renumber(old.Generation()+1))
+		if _, err := s.Refresh(); err != nil {
+			s.Close()
+			return err
+		}
+	}
 	if d.shard == 0 {
 		// Shard 0's in-memory rules are built before its store is
 		// published, and published first: no query ever reads the file
@@ -145,11 +225,13 @@ func (f *SQLiteFilter) open(d *dbFile) error {
 		}
 		f.rules.Store(r)
 	}
+	// A prepared key filter is put in use before the first query reads s;
+	// otherwise the build starts now, not at the next tick.
+	f.filters[d.shard].Sync(s)
 	d.store.Store(s)
 	if _, ok := s.Replica(); ok && old == nil {
 		log.Infof("%s: a Litestream replica (%s%s is next to it): following the changes its follower applies", d.path, d.path, store.TXIDSuffix)
 	}
-	f.filters[d.shard].Sync(s) // the key filter's build starts now, not at the next tick
 	f.kickLoader()
 	swapCount.WithLabelValues(d.path).Inc()
 	swapTime.WithLabelValues(d.path).SetToCurrentTime()

@@ -60,6 +60,18 @@ func swapIn(t *testing.T, next, path string) {
 	}
 }
 
+// takeUp runs the watcher's check of d until the new file renamed over its
+// path serves: a first check opens it and builds its key filter while the
+// old file serves, a later one puts it in place.
+func takeUp(t *testing.T, f *SQLiteFilter, d *dbFile) {
+	t.Helper()
+	old := d.store.Load()
+	testkit.Eventually(t, "the new file to serve", 10*time.Second, func() bool {
+		f.check(d)
+		return d.store.Load() != old
+	})
+}
+
 // storeHas reports whether table t of s holds key, probed as a decision
 // probes it.
 func storeHas(s *store.Store, t schema.Table, key string) (bool, error) {
@@ -112,7 +124,7 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 			if _, err := w2.Exec(`PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; INSERT INTO block_exact VALUES ('fresh.example')`); err != nil {
 				t.Fatal(err)
 			}
-			f.check(f.files[0])
+			takeUp(t, f, f.files[0])
 			fresh, err := store.Open(path, store.Options{Pool: 1})
 			if err != nil {
 				t.Fatal(err)
@@ -176,7 +188,7 @@ func TestSwapWithTheOldWALStillInPlaceIsRefused(t *testing.T) {
 	for _, suffix := range []string{"-wal", "-shm"} {
 		os.Remove(path + suffix)
 	}
-	f.check(f.files[0])
+	takeUp(t, f, f.files[0])
 	if verdict(t, f, "new.example") != policy.ActionBlock || verdict(t, f, "walonly.example") != policy.ActionPass {
 		t.Error("new file not taken up once the old -wal and -shm are gone")
 	}
@@ -203,7 +215,7 @@ func TestDeletedFileKeepsTheLastData(t *testing.T) {
 		t.Fatal("deleted file: last data not served")
 	}
 	testkit.CreateDB(t, path, schema.PerType, "wal", exact("back.example")...)
-	f.check(f.files[0])
+	takeUp(t, f, f.files[0])
 	if verdict(t, f, "back.example") != policy.ActionBlock || verdict(t, f, "ads.example") != policy.ActionPass {
 		t.Fatal("new file not taken up after the old one was deleted")
 	}
@@ -406,7 +418,7 @@ func TestSwapMovesRegexRulesWithTheData(t *testing.T) {
 	next := filepath.Join(dir, "next.db")
 	testkit.CreateDB(t, next, schema.PerType, "delete", regexRows(`^new\.`)...)
 	swapIn(t, next, path)
-	f.check(f.files[0])
+	takeUp(t, f, f.files[0])
 	if got := decide("old.example"); got != policy.ActionPass {
 		t.Errorf("old.example: %s after the swap, want pass (the old file's regex)", got)
 	}
@@ -434,7 +446,7 @@ func TestRowGaugesFollowTheFile(t *testing.T) {
 	testkit.CreateDB(t, next, schema.PerType, "delete", exact("x.example")...)
 	testkit.ExecSQL(t, next, "DROP TABLE block_regex")
 	swapIn(t, next, path)
-	f.check(f.files[0])
+	takeUp(t, f, f.files[0])
 	f.measure(f.files[0], f.files.first())
 	if tableRows.DeleteLabelValues(path, "block_regex") {
 		t.Error("the old file's block_regex figure is still exported")

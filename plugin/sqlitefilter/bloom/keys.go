@@ -55,7 +55,12 @@ type Logger interface {
 type KeyFilter struct {
 	maxBytes int64
 	log      Logger
-	state    atomic.Pointer[filterState]
+	// state is the filter of the store in use. next is one built for a
+	// store that is about to replace it (Prepare), which no query reads
+	// yet; prev, once that store is in use, the filter of the store it
+	// replaced, which the queries still reading the old store use until
+	// the next Sync.
+	state, next, prev atomic.Pointer[filterState]
 
 	mu        sync.Mutex // serialises sync and the publication of a build
 	building  bool
@@ -64,6 +69,7 @@ type KeyFilter struct {
 	buildTook time.Duration // how long it took
 	skip      *store.Store  // store that gets no filter (too big, or not per-type)
 	stop      chan struct{}
+	built     chan<- struct{} // told when a build ends (Notify)
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	// afterChunk, when set (by tests), runs after each chunk of a page scan
@@ -113,6 +119,15 @@ func New(maxBytes int64, log Logger) *KeyFilter {
 	return &KeyFilter{maxBytes: maxBytes, log: log, stop: make(chan struct{})}
 }
 
+// Notify makes k tell ch, without waiting, whenever a build ends: a
+// watcher waiting to publish a prepared store (Prepare) then need not wait
+// for its next tick. Call it before the first build.
+func (k *KeyFilter) Notify(ch chan<- struct{}) {
+	if k != nil {
+		k.built = ch
+	}
+}
+
 // Wrap makes fl the lookup of one decision over the stores of set (a
 // store.Router, l), behind the filter of each shard that is complete for
 // its store's generation now, and returns it; filters are by shard. A shard
@@ -137,8 +152,7 @@ func (fl *Filtered) Wrap(filters []*KeyFilter, set store.Set, l policy.Lookup, n
 		if k == nil {
 			continue
 		}
-		s := set.Store(i)
-		if st := k.state.Load(); st != nil && s != nil && st.store == s && st.gen.Load() == s.Generation() {
+		if st := k.complete(set.Store(i)); st != nil {
 			fl.states[i], some = st, true
 		}
 	}
@@ -170,11 +184,69 @@ func (k *KeyFilter) Settled(s *store.Store) bool {
 
 // Ready reports whether the filter is in use for store s now.
 func (k *KeyFilter) Ready(s *store.Store) bool {
-	if k == nil {
-		return false
+	return k != nil && k.complete(s) != nil
+}
+
+// complete returns the filter of s that is complete for its generation
+// now, or nil: the one in use, or the one of the store just replaced.
+func (k *KeyFilter) complete(s *store.Store) *filterState {
+	if s == nil {
+		return nil
 	}
-	st := k.state.Load()
-	return st != nil && st.store == s && st.gen.Load() == s.Generation()
+	gen := s.Generation()
+	if st := k.state.Load(); st != nil && st.store == s && st.gen.Load() == gen {
+		return st
+	}
+	if st := k.prev.Load(); st != nil && st.store == s && st.gen.Load() == gen {
+		return st
+	}
+	return nil
+}
+
+// Prepare builds the filter of s, a store that is to replace the one in
+// use (a file swapped in), while the filter in use keeps serving the old
+// one, so that the new file is fast from its first query: the caller
+// publishes s once Settled(s), then calls Sync(s), which puts the prepared
+// filter in use. It is meant to be called until Settled(s): a call while
+// another build runs (the old store's) starts nothing, and the next call
+// starts the build. Until then the process holds two filters.
+func (k *KeyFilter) Prepare(s *store.Store) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.builtFor == s || k.skip == s || k.building {
+		return
+	}
+	if st := k.next.Load(); st != nil && st.store != s {
+		k.next.Store(nil) // prepared for a store that never served
+	}
+	k.startBuild(s, 0, true)
+}
+
+// Discard drops the filter prepared for s, a store that will not be used.
+func (k *KeyFilter) Discard(s *store.Store) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if st := k.next.Load(); st != nil && st.store == s {
+		k.next.Store(nil)
+	}
+}
+
+// Renumber tells the filter prepared for s, not yet in use, that s's
+// generation moved from from to to without a change to its data (the caller
+// renumbered it): the filter stays complete.
+func (k *KeyFilter) Renumber(s *store.Store, from, to uint64) {
+	if k == nil {
+		return
+	}
+	if st := k.next.Load(); st != nil && st.store == s {
+		st.gen.CompareAndSwap(from, to)
+	}
 }
 
 // Filtered is a lookup behind key filters: it answers "absent" for a
@@ -225,6 +297,17 @@ func (k *KeyFilter) Sync(s *store.Store) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	st := k.state.Load()
+	if n := k.next.Load(); n != nil && n.store == s && (st == nil || st.store != s) {
+		// s was prepared and is now in use: its filter takes over, and the
+		// replaced store's serves the queries still reading that store
+		// until the next call.
+		k.prev.Store(st)
+		k.state.Store(n)
+		k.next.Store(nil)
+		st = n
+	} else {
+		k.prev.Store(nil)
+	}
 	if st != nil && st.store == s {
 		gen := s.Generation()
 		if st.gen.Load() == gen {
@@ -234,7 +317,7 @@ func (k *KeyFilter) Sync(s *store.Store) {
 			err := k.catchUp(st, gen)
 			if err == nil {
 				if st.b.added.Load() > 2*st.b.capacity() {
-					k.startBuild(s, st.b.added.Load())
+					k.startBuild(s, st.b.added.Load(), false)
 				}
 				return
 			}
@@ -248,12 +331,13 @@ func (k *KeyFilter) Sync(s *store.Store) {
 	if k.builtFor == s && time.Since(k.lastBuild) < 10*k.buildTook {
 		return
 	}
-	k.startBuild(s, 0)
+	k.startBuild(s, 0, false)
 }
 
 // startBuild starts building a filter for s, sized for at least n keys,
 // unless a build is running. Called with k.mu held.
-func (k *KeyFilter) startBuild(s *store.Store, n int64) {
+// A prepared build (Prepare) is kept aside for s until s is in use.
+func (k *KeyFilter) startBuild(s *store.Store, n int64, prepared bool) {
 	if k.building || k.skip == s {
 		return
 	}
@@ -265,6 +349,7 @@ func (k *KeyFilter) startBuild(s *store.Store, n int64) {
 		st, err := k.build(s, n)
 		k.mu.Lock()
 		defer k.mu.Unlock()
+		defer k.tellBuilt()
 		k.building, k.builtFor, k.lastBuild, k.buildTook = false, s, time.Now(), time.Since(t0)
 		if errors.Is(err, errTooBig) {
 			k.skip = s
@@ -275,7 +360,11 @@ func (k *KeyFilter) startBuild(s *store.Store, n int64) {
 			}
 			return
 		}
-		k.state.Store(st)
+		if prepared {
+			k.next.Store(st)
+		} else {
+			k.state.Store(st)
+		}
 		if st.logged {
 			if err := k.catchUp(st, s.Generation()); err != nil {
 				k.log.Infof("%s: Bloom filter off until rebuilt: %v", s.Path(), err)
@@ -283,6 +372,14 @@ func (k *KeyFilter) startBuild(s *store.Store, n int64) {
 		}
 		k.log.Infof("%s: Bloom filter ready: %d keys, %.1f MB, built in %s", s.Path(), st.b.added.Load(), float64(st.b.sizeBytes())/(1<<20), k.buildTook.Round(time.Millisecond))
 	}()
+}
+
+// tellBuilt tells the Notify channel that a build ended.
+func (k *KeyFilter) tellBuilt() {
+	select {
+	case k.built <- struct{}{}:
+	default: // told already, or nobody listens
+	}
 }
 
 var (
@@ -570,4 +667,6 @@ func (k *KeyFilter) Close() {
 	k.closeOnce.Do(func() { close(k.stop) })
 	k.wg.Wait()
 	k.state.Store(nil)
+	k.next.Store(nil)
+	k.prev.Store(nil)
 }

@@ -404,6 +404,24 @@ func (s *Store) SchemaChanged() bool { return s.schemaChanged.Load() }
 // committed change that Refresh noticed.
 func (s *Store) Generation() uint64 { return s.gen.Load() }
 
+// Renumber raises the generation to at least gen, as if changes were
+// noticed: the store that replaces another (a file swapped in) must start
+// past the last generation of the one it replaces, which kept serving while
+// the new one was prepared, so that no generation is seen twice. It is for
+// a store no lookup uses yet. It reports the generation before.
+func (s *Store) Renumber(gen uint64) uint64 {
+	for {
+		g := s.gen.Load()
+		if g >= gen || s.gen.CompareAndSwap(g, gen) {
+			return g
+		}
+	}
+}
+
+// SameFile reports whether s and o read the same file (the same inode),
+// whatever its name.
+func (s *Store) SameFile(o *Store) bool { return os.SameFile(s.file, o.file) }
+
 // releaseIdle ends the read transaction of every idle connection, so that no
 // old snapshot pins the WAL while the pool is quiet.
 func (s *Store) releaseIdle() {
