@@ -10,6 +10,15 @@
 # the same rows migrated to the normalized layout (NORM_SIZES); shards16:N,
 # the same rows split into 16 shards (SHARD_SIZES).
 #
+# The edges (EDGE_SECONDS, 0: none), distinct names, once per case and
+# round: the QPS of each second after a copy of the file (every shard) is
+# renamed over it (a swap), then after SIGUSR1 (a Corefile reload), the
+# lowest second and the mean as a ratio to the steady state just measured.
+#
+# The upstream (UPSTREAM_KIND) is unbound answering every name itself when
+# it is installed (about 5x the QPS of the server under test on one core),
+# else benchtool's.
+#
 #   test/bench/ready_bench.sh
 #   SIZES="1000000 10000000 100000000" NORM_SIZES=10000000 SHARD_SIZES=10000000 ROUNDS=3 test/bench/ready_bench.sh
 #
@@ -28,6 +37,8 @@ WARMUP=${WARMUP:-5}               # s between the first run and the steady one
 DURATION=${DURATION:-10}          # s of the steady run
 LAT_SECONDS=${LAT_SECONDS:-10}    # fixed-rate run, s (0: none)
 LAT_FRACTION=${LAT_FRACTION:-25}  # % of forward's saturation
+EDGE_SECONDS=${EDGE_SECONDS:-20}  # s measured after a swap and after a reload (0: none)
+UPSTREAM_KIND=${UPSTREAM_KIND:-$(command -v unbound > /dev/null || [ -x /usr/sbin/unbound ] && echo unbound || echo benchtool)}
 NQ=${NQ:-1000000}
 SUT_CPU=${SUT_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
@@ -60,11 +71,17 @@ gen() { # rows: the per-type file and both query files
 	fi
 }
 for n in $SIZES $NORM_SIZES $SHARD_SIZES; do gen "$n"; done
+copy_for_swap() { # file: a copy beside it to rename over it, made once
+	[ "$EDGE_SECONDS" -gt 0 ] || return 0
+	[ -s "$1.swap" ] || { log "copying $1 for the swap"; cp "$1" "$1.swap.tmp" && mv "$1.swap.tmp" "$1.swap"; }
+}
 for n in $NORM_SIZES; do
 	[ -s "$DATA/normalized-$n.db" ] && continue
 	log "migrating $n rows to the normalized layout"
 	"$BIN/sqlitefilter" migrate "$DATA/rules-$n.db" "$DATA/normalized-$n.db" --layout normalized > /dev/null
 done
+for n in $SIZES; do copy_for_swap "$DATA/rules-$n.db"; done
+for n in $NORM_SIZES; do copy_for_swap "$DATA/normalized-$n.db"; done
 for n in $SHARD_SIZES; do
 	d=$DATA/shards16-$n
 	[ -s "$d/shard-15.db" ] && continue
@@ -74,6 +91,7 @@ for n in $SHARD_SIZES; do
 	# split writes rollback-journal files; serve them in WAL mode, as one file is
 	for f in "$d"/shard-*.db; do sqlite3 "$f" 'PRAGMA journal_mode=WAL' > /dev/null; done
 done
+for n in $SHARD_SIZES; do for f in "$DATA/shards16-$n"/shard-*.db; do copy_for_swap "$f"; done; done
 
 # ---------------------------------------------------------------- cases
 db_arg() { # case size -> the sqlitefilter argument
@@ -108,7 +126,31 @@ start_server() { # case size dir: starts the server, writes the seconds to ready
 	SRV=$!; PIDS+=("$SRV")
 	"$BIN/benchtool" ready -url "http://$ADDR:$RPORT/ready" -since "$t0" -timeout 900s > "$3/ready"
 }
-echo -e "case\tsize\tkind\tround\tready_s\tfirst_qps\tsteady_qps\tanon_mb" > "$RAW"
+echo -e "case\tsize\tkind\tround\tready_s\tfirst_qps\tsteady_qps\tanon_mb\tswap_min\tswap_mean\treload_min\treload_mean" > "$RAW"
+per_second() { # dnsperf -S 1 output -> "lowest mean" of its per-second QPS
+	awk '/^[0-9]+\.[0-9]+: [0-9.]+$/{q = $2 + 0; s += q; n++; if (min == "" || q < min) min = q} END{printf "%.0f %.0f", min, n ? s / n : 0}' "$1"
+}
+swap_files() { # case size: renames the copies over the files, as a swap does, and starts the next copies
+	local f
+	for f in $(db_arg "$1" "$2"); do
+		rm -f "$f-wal" "$f-shm"
+		mv "$f.swap" "$f"
+	done
+	# Copied after the measurement (the disk is shared with the server).
+}
+copy_again() { # case size
+	local f
+	for f in $(db_arg "$1" "$2"); do copy_for_swap "$f"; done
+}
+edges() { # case size dir: "swap_min swap_mean reload_min reload_mean", or dashes
+	if [ "$EDGE_SECONDS" -le 0 ] || [ "$1" = forward ]; then echo "- - - -"; return; fi
+	local qf; qf=$(qfile distinct "$2")
+	swap_files "$1" "$2"
+	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$EDGE_SECONDS" -S 1 $DNSPERF_ARGS > "$3/swap.txt" 2>&1
+	kill -USR1 "$SRV"
+	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$EDGE_SECONDS" -S 1 $DNSPERF_ARGS > "$3/reload.txt" 2>&1
+	echo "$(per_second "$3/swap.txt") $(per_second "$3/reload.txt")"
+}
 measure() { # case size kind round
 	local dir=$OUT/$1-$2-$3-r$4 qf; mkdir -p "$dir"; qf=$(qfile "$3" "$2")
 	start_server "$1" "$2" "$dir" || { log "$1 $2 not ready"; stop "$SRV"; return 1; }
@@ -116,17 +158,43 @@ measure() { # case size kind round
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$WARMUP" $DNSPERF_ARGS > /dev/null 2>&1
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$DURATION" $DNSPERF_ARGS > "$dir/steady.txt" 2>&1
 	local anon; anon=$(awk '$1=="RssAnon:"{print int($2/1024)}' "/proc/$SRV/status")
+	local edge="- - - -"
+	[ "$3" = distinct ] && edge=$(edges "$1" "$2" "$dir")
 	stop "$SRV"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$(cat "$dir/ready")" "$(dnsperf_qps "$dir/first.txt")" "$(dnsperf_qps "$dir/steady.txt")" "$anon" >> "$RAW"
+	[ "$3" = distinct ] && [ "$1" != forward ] && copy_again "$1" "$2"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$(cat "$dir/ready")" "$(dnsperf_qps "$dir/first.txt")" "$(dnsperf_qps "$dir/steady.txt")" "$anon" "$(tr ' ' '\t' <<< "$edge")" >> "$RAW"
 	log "$(tail -1 "$RAW" | tr '\t' ' ')"
 }
 
 {
 	echo "date: $(date -Is)  cpus: $(nproc)  commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "settings: SIZES='$SIZES' NORM_SIZES='$NORM_SIZES' SHARD_SIZES='$SHARD_SIZES' ROUNDS=$ROUNDS FIRST=$FIRST WARMUP=$WARMUP DURATION=$DURATION NQ=$NQ DNSPERF_ARGS='$DNSPERF_ARGS'"
+	echo "settings: SIZES='$SIZES' NORM_SIZES='$NORM_SIZES' SHARD_SIZES='$SHARD_SIZES' ROUNDS=$ROUNDS FIRST=$FIRST WARMUP=$WARMUP DURATION=$DURATION EDGE_SECONDS=$EDGE_SECONDS NQ=$NQ UPSTREAM_KIND=$UPSTREAM_KIND DNSPERF_ARGS='$DNSPERF_ARGS'"
 } | tee "$OUT/env.txt" >&2
 
-"${PRE_LOAD[@]}" "$BIN/benchtool" upstream -addr "$ADDR:$UPORT" > "$OUT/upstream.log" 2>&1 &
+if [ "$UPSTREAM_KIND" = unbound ]; then
+	cat > "$OUT/unbound.conf" <<-EOF
+	server:
+	  interface: $ADDR@$UPORT
+	  do-ip6: no
+	  do-daemonize: no
+	  use-syslog: no
+	  logfile: ""
+	  verbosity: 0
+	  username: ""
+	  chroot: ""
+	  directory: "$OUT"
+	  pidfile: "$OUT/unbound.pid"
+	  num-threads: 1
+	  access-control: 127.0.0.0/8 allow
+	  module-config: "iterator"
+	  local-zone: "." redirect
+	  local-data: ". 60 IN A 192.0.2.1"
+	  local-data: ". 60 IN AAAA 2001:db8::1"
+	EOF
+	"${PRE_LOAD[@]}" "$(command -v unbound || echo /usr/sbin/unbound)" -c "$OUT/unbound.conf" > "$OUT/upstream.log" 2>&1 &
+else
+	"${PRE_LOAD[@]}" "$BIN/benchtool" upstream -addr "$ADDR:$UPORT" > "$OUT/upstream.log" 2>&1 &
+fi
 PIDS+=("$!")
 sleep 0.5
 
@@ -171,19 +239,23 @@ file == 1 {
 	k = $1 ":" $2 " " $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
 	first[k] = first[k] " " $6; steady[k] = steady[k] " " $7; ready[k] = ready[k] " " $5; anon[k] = anon[k] " " $8
 	fr[k] = fr[k] " " ($7 > 0 ? $6 / $7 : 0)
+	if ($9 != "-" && $9 != "" && $7 > 0) { smin[k] = smin[k] " " $9 / $7; smean[k] = smean[k] " " $10 / $7; rmin[k] = rmin[k] " " $11 / $7; rmean[k] = rmean[k] " " $12 / $7 }
 	if ($1 == "forward") fwd[$3, $4] = $7
 	sr[k] = sr[k] " " $7 "/" $3 "/" $4
 	next
 }
 file == 2 { p50[$1 ":" $2] = $4; p99[$1 ":" $2] = $5; rate = $3 }
 END {
-	f = "%-22s %-9s %8s %10s %10s %11s %10s %8s\n"
-	printf f, "case", "names", "ready_s", "first_qps", "steady_qps", "first/stdy", "stdy x fwd", "anon_MB"
+	f = "%-22s %-9s %8s %10s %10s %11s %10s %8s %-11s %-11s\n"
+	printf f, "case", "names", "ready_s", "first_qps", "steady_qps", "first/stdy", "stdy x fwd", "anon_MB", "swap/stdy", "reload/stdy"
 	for (i = 1; i <= n; i++) {
 		k = order[i]; split(k, kk, " "); m = split(substr(sr[k], 2), runs, " "); r = ""
 		for (j = 1; j <= m; j++) { split(runs[j], p, "/"); if (fwd[p[2], p[3]] > 0) r = r " " p[1] / fwd[p[2], p[3]] }
-		printf f, kk[1], kk[2], median(ready[k]), median(first[k]), median(steady[k]), sprintf("%.2f", median(fr[k])), sprintf("%.2f", median(r)), median(anon[k])
+		sw = (k in smin) ? sprintf("%.2f/%.2f", median(smin[k]), median(smean[k])) : "-"
+		rl = (k in rmin) ? sprintf("%.2f/%.2f", median(rmin[k]), median(rmean[k])) : "-"
+		printf f, kk[1], kk[2], median(ready[k]), median(first[k]), median(steady[k]), sprintf("%.2f", median(fr[k])), sprintf("%.2f", median(r)), median(anon[k]), sw, rl
 	}
+	printf "(swap/stdy, reload/stdy: the lowest second / the mean of the %s s after the rename or SIGUSR1, distinct names)\n", '"$EDGE_SECONDS"'
 	if (rate != "") {
 		printf "\np99 at %s qps (%s %% of forward, distinct names): forward %s ms\n", rate, '"$LAT_FRACTION"', p99["forward:-"]
 		for (k in p99) if (k != "forward:-") printf "  %-20s p50 %s ms  p99 %s ms  (+%.3f ms)\n", k, p50[k], p99[k], p99[k] - p99["forward:-"]
