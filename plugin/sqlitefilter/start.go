@@ -18,6 +18,11 @@ import (
 // that the running one serves until the new one is right and fast.
 func (f *SQLiteFilter) Start() error {
 	if caddy.Started() {
+		// The running instance serves until this one is ready: its
+		// filters' first builds yield to its queries.
+		for _, k := range f.filters {
+			k.YieldFirstBuild()
+		}
 		if err := f.openAll(); err != nil {
 			return fmt.Errorf("%w; the reload is refused and the running configuration keeps serving", err)
 		}

@@ -70,6 +70,12 @@ type KeyFilter struct {
 	skip      *store.Store  // store that gets no filter (too big, or not per-type)
 	stop      chan struct{}
 	built     chan<- struct{} // told when a build ends (Notify)
+	// yieldFirst: the first build runs while another instance serves
+	// (YieldFirstBuild).
+	yieldFirst bool
+	// pace paces the build in progress (pace.go); set before its
+	// goroutine starts.
+	pace      pacer
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	// afterChunk, when set (by tests), runs after each chunk of a page scan
@@ -125,6 +131,16 @@ func New(maxBytes int64, log Logger) *KeyFilter {
 func (k *KeyFilter) Notify(ch chan<- struct{}) {
 	if k != nil {
 		k.built = ch
+	}
+}
+
+// YieldFirstBuild makes the first build yield to queries as a prepared one
+// does (pace.go): the instance it belongs to replaces another that serves
+// until it is ready (a Corefile reload), so nothing waits for the build but
+// the handover.
+func (k *KeyFilter) YieldFirstBuild() {
+	if k != nil {
+		k.yieldFirst = true
 	}
 }
 
@@ -342,6 +358,9 @@ func (k *KeyFilter) startBuild(s *store.Store, n int64, prepared bool) {
 		return
 	}
 	k.building = true
+	// Paced when queries are served with another filter meanwhile.
+	k.pace = pacer{on: prepared || k.state.Load() != nil || k.yieldFirst, stop: k.stop}
+	k.yieldFirst = false
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
@@ -475,6 +494,7 @@ func (k *KeyFilter) scan(s *store.Store, t schema.KeyColumn, b *filter) error {
 		default:
 		}
 		var hi driver.Value
+		k.pace.chunk()
 		err := s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
 			var err error
 			if hi, err = q.end(c, lo); err != nil {
@@ -482,6 +502,7 @@ func (k *KeyFilter) scan(s *store.Store, t schema.KeyColumn, b *filter) error {
 			}
 			return q.add(c, lo, hi, b)
 		})
+		k.pace.done()
 		if err != nil {
 			return fmt.Errorf("scan %s: %w", t.Table, err)
 		}

@@ -15,9 +15,10 @@ import (
 )
 
 // pageChunk is how many pages one read transaction of the page scan walks
-// (1 MiB at SQLite's default 4 KiB pages, ~25,000 keys, a few milliseconds):
-// a writer in rollback-journal mode waits for at most that.
-const pageChunk = 256
+// (512 KiB at SQLite's default 4 KiB pages, ~12,000 keys, 2–3 ms on one
+// core): a writer in rollback-journal mode waits for at most that, and so
+// do queries on the core of a build that yields to them between chunks.
+const pageChunk = 128
 
 // pageScan reads the keys of one key column straight from the file's pages
 // (package sqlitefile), which is several times faster than stepping through
@@ -52,10 +53,12 @@ func (k *KeyFilter) scanPages(s *store.Store, t schema.KeyColumn, b *filter) (do
 		default:
 		}
 		first := p.cursor == nil
+		k.pace.chunk()
 		err = s.WithPages(func(c *sqlite3.SQLiteConn, f *sqlitefile.File) error {
 			return p.chunk(c, f, t, first, add)
 		})
 		batch.flush(b)
+		k.pace.done()
 		if k.afterChunk != nil {
 			k.afterChunk(t.Table)
 		}
