@@ -7,6 +7,8 @@
 #   (d) groups:N: (b) over the same rows in 64 lists, with 10 client groups
 #       (GROUPS_SIZES; groups_db.sh: every row in one list, TWO_LISTS % of
 #       them in a second): the verdicts of (b), the cost of lists
+#   (e) nocheck:N: (b) with answer_check off (NOCHECK_SIZES): with
+#       UPSTREAM_CNAME, the cost of checking the answers is (b) against (e)
 # The server under test is pinned to core SUT_CPU, dnsperf and the loopback
 # upstream to LOAD_CPU. Every case runs ROUNDS times, in an order rotated each
 # round, and ratios are taken against the forward run of the same round.
@@ -23,6 +25,7 @@ WORK=${WORK:-/tmp/sqlitefilter-bench}     # binaries, data (~40 B per row), resu
 SIZES=${SIZES:-"1000000 10000000 100000000"}
 HOSTS_SIZE=${HOSTS_SIZE-1000000}          # '' = no hosts case
 GROUPS_SIZES=${GROUPS_SIZES:-}             # sizes of SIZES that also get the groups case
+NOCHECK_SIZES=${NOCHECK_SIZES:-}           # sizes of SIZES that also get the case with answer_check off
 export TWO_LISTS=${TWO_LISTS:-0}           # % of the groups case's rows in two lists
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}                   # measured saturation run, s
@@ -80,9 +83,10 @@ corefile() { # case size -> path
 		echo ".:$PORT {"
 		echo "    bind $ADDR"
 		case $1 in
-		filter|groups) db=$DATA/rules-$2.db; [ "$1" = groups ] && db=$DATA/rules-$2-groups-$TWO_LISTS.db
+		filter|groups|nocheck) db=$DATA/rules-$2.db; [ "$1" = groups ] && db=$DATA/rules-$2-groups-$TWO_LISTS.db
 			printf '    sqlitefilter %s {\n' "$db"
 			[ -n "$FILTER_OPTS" ] && tr ';' '\n' <<< "$FILTER_OPTS" | sed 's/^ */        /'
+			[ "$1" = nocheck ] && echo "        answer_check off"
 			echo "    }" ;;
 		hosts) printf '    hosts %s {\n        no_reverse\n        fallthrough\n    }\n' "$DATA/hosts-$2" ;;
 		esac
@@ -92,7 +96,7 @@ corefile() { # case size -> path
 	echo "$f"
 }
 QSIZE=${HOSTS_SIZE:-${SIZES%% *}}          # the query file of forward and hosts
-queries() { case $1 in filter|groups) echo "$DATA/queries-$2.txt" ;; *) echo "$DATA/queries-$QSIZE.txt" ;; esac; }
+queries() { case $1 in filter|groups|nocheck) echo "$DATA/queries-$2.txt" ;; *) echo "$DATA/queries-$QSIZE.txt" ;; esac; }
 
 SRV=
 start_server() { # case size dir -> sets SRV, writes the seconds to ready into dir/ready
@@ -159,7 +163,7 @@ measure() { # case size round
 	echo "date: $(date -Is)  kernel: $(uname -r)  cpus: $(nproc)  mem: $(free -g | awk '/Mem:/{print $2}') GiB"
 	echo "cpu: $(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2}')"
 	echo "go: $(go version | awk '{print $3}')  dnsperf: $(dnsperf -h 2>&1 | awk '/Version/{print $2}')  commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
-	echo "settings: SIZES='$SIZES' HOSTS_SIZE=$HOSTS_SIZE ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP LAT_SECONDS=$LAT_SECONDS NICE=$NICE FILTER_OPTS='$FILTER_OPTS' UPSTREAM_CNAME=$UPSTREAM_CNAME DNSPERF_ARGS='$DNSPERF_ARGS'"
+	echo "settings: SIZES='$SIZES' HOSTS_SIZE=$HOSTS_SIZE ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP LAT_SECONDS=$LAT_SECONDS NICE=$NICE FILTER_OPTS='$FILTER_OPTS' UPSTREAM_CNAME=$UPSTREAM_CNAME GROUPS_SIZES='$GROUPS_SIZES' NOCHECK_SIZES='$NOCHECK_SIZES' DNSPERF_ARGS='$DNSPERF_ARGS'"
 	for n in "${!GEN_S[@]}"; do echo "generated $n rows + queries in ${GEN_S[$n]} s ($(du -m "$DATA/rules-$n.db" | cut -f1) MB)"; done
 } | tee "$OUT/env.txt" >&2
 
@@ -171,6 +175,7 @@ kill -0 "$UP" || die "upstream did not start, see $OUT/upstream.log"
 CASES=(forward:-)
 for n in $SIZES; do CASES+=("filter:$n"); done
 for n in $GROUPS_SIZES; do CASES+=("groups:$n"); done
+for n in $NOCHECK_SIZES; do CASES+=("nocheck:$n"); done
 [ -z "$HOSTS_SIZE" ] || CASES+=("hosts:$HOSTS_SIZE")
 for r in $(seq "$ROUNDS"); do
 	off=$(( (r - 1) % ${#CASES[@]} ))

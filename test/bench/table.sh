@@ -46,6 +46,7 @@ END {
 	t("filter:10000000", "forward:-", "(b)@10M >= 0.95 x (a) QPS (paired ratio)", ratio["filter:10000000"], ">=", 0.95)
 	for (i = 1; i <= n; i++) if (order[i] ~ /^filter:/) t(order[i], hk, "(b)@" order[i] " >= (c) " hk " QPS (paired ratio)", paired(order[i], hk), ">=", 1)
 	for (i = 1; i <= n; i++) if (order[i] ~ /^groups:/) { g = order[i]; f = "filter:" substr(g, 8); t(g, f, "(d) " g " >= 0.95 x (b) " f " QPS (paired ratio)", paired(g, f), ">=", 0.95) }
+	for (i = 1; i <= n; i++) if (order[i] ~ /^nocheck:/) { g = order[i]; f = "filter:" substr(g, 9); t(f, g, "(b) " f " >= 0.95 x (e) " g " QPS: the answer check (paired ratio)", paired(f, g), ">=", 0.95) }
 	t("filter:100000000", "filter:1000000", "(b)@100M >= 0.9 x (b)@1M QPS (paired ratio)", paired("filter:100000000", "filter:1000000"), ">=", 0.9)
 	t("filter:100000000", "", "start to ready < 1 s at 100M", mr["filter:100000000"], "<", 1)
 	t("filter:100000000", "", "memory < 300 MB at 100M, Bloom filter on (RssAnon: page cache and mmap not counted)", manon["filter:100000000"], "<", 300)
