@@ -3,18 +3,19 @@ package sqlitefilter
 import (
 	"hash/maphash"
 	"math/bits"
+	"strings"
 	"sync"
 
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/policy"
-	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/store"
+	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
 // verdictCache remembers recent verdicts by canonical name, with the scope
 // (the lists that apply to the client) each was decided in. An entry is
-// served only while the store, its generation and the in-memory rules (the
-// regex set, rebuilt by the loader after a change) are the ones it was decided
-// under: Generation changes with every committed change Refresh notices (and
-// with every file swap, which also brings a new *store.Store), so a cached verdict
+// served only under the cacheKey it was decided under: the store, its
+// generation and the in-memory rules (the regex set, rebuilt by the loader
+// after a change). The generation changes with every committed change
+// Refresh notices, and a swapped file is another store, so a cached verdict
 // is never older than one refresh interval and the cache needs no flushing.
 //
 // It is split into shards, each with its own lock, so that concurrent queries
@@ -25,10 +26,27 @@ import (
 // deleting an entry for each new one fills with deleted-slot markers under
 // names never asked twice, and its misses, then most lookups, walk ever
 // longer: 1.1 µs for a miss and a put, and 10 % of the server's CPU.)
+//
+// Its memory holds no pointer: the name and the rule's key are bytes of the
+// entry, and what the verdict was decided under is numbers, so the garbage
+// collector never scans it. (Entries holding strings and pointers were 18
+// MB the collector marked on every cycle, at the default size, and each
+// cycle's marking took tens of milliseconds of a one-core server.) Only the
+// verdicts that fit are kept: a name of at most cacheNameMax bytes, decided
+// by a row whose key is the name or one of its parents (or by no row), with
+// no alias chain and no skipped row. The others, alias verdicts and regex
+// blocks, are decided again, mostly from memory.
 type verdictCache struct {
 	seed   maphash.Seed
 	shards []cacheShard
 	sets   uint64 // sets per shard
+}
+
+// cacheKey is what a verdict was decided under: the store (its ID; of shard
+// 0 for a shard set), the generation of the data (files.generation) and the
+// in-memory rules (loaded.seq, 0 for none).
+type cacheKey struct {
+	store, gen, rules uint64
 }
 
 type cacheShard struct {
@@ -45,17 +63,23 @@ type cacheShard struct {
 
 // cacheSlot is a name's entry.
 type cacheSlot struct {
-	name string
-	e    cacheEntry
+	under  cacheKey
+	scope  policy.Scope
+	lists  policy.Lists
+	action policy.Action
+	table  schema.Table
+	// keyAt is where the rule's key begins in the name, or noRule.
+	keyAt   uint8
+	nameLen uint8
+	name    [cacheNameMax]byte
 }
 
-type cacheEntry struct {
-	store *store.Store
-	gen   uint64
-	rules *loaded // the in-memory rules (regex set) the verdict was decided with
-	scope policy.Scope
-	v     policy.Verdict
-}
+// cacheNameMax is the longest name cached: most names asked are far
+// shorter, and a longer one would make every entry larger.
+const cacheNameMax = 64
+
+// noRule is the keyAt of a verdict that names no row.
+const noRule = 0xff
 
 // cacheShards is the number of shards; a power of two well above the core
 // count, so that two queries seldom contend for one lock.
@@ -91,39 +115,53 @@ func (c *verdictCache) locate(name string) (uint64, *cacheShard, uint64) {
 	return h, &c.shards[h&(cacheShards-1)], set * cacheWays
 }
 
-// get returns the verdict cached for name in scope sc under store s at
-// generation gen with the in-memory rules rs.
-func (c *verdictCache) get(s *store.Store, gen uint64, rs *loaded, sc policy.Scope, name string) (policy.Verdict, bool) {
-	if c == nil {
+// holds reports whether slot e holds name.
+func (e *cacheSlot) holds(name string) bool {
+	return int(e.nameLen) == len(name) && string(e.name[:len(name)]) == name
+}
+
+// get returns the verdict cached for name in scope sc under k.
+func (c *verdictCache) get(k cacheKey, sc policy.Scope, name string) (policy.Verdict, bool) {
+	if c == nil || len(name) > cacheNameMax {
 		return policy.Verdict{}, false
 	}
 	h, sh, first := c.locate(name)
 	sh.mu.Lock()
 	for i := first; i < first+cacheWays; i++ {
-		if sh.hashes[i] == h && sh.slots[i].name == name {
-			e := sh.slots[i].e
-			sh.mu.Unlock()
-			if e.store != s || e.gen != gen || e.rules != rs || e.scope != sc {
+		if sh.hashes[i] == h && sh.slots[i].holds(name) {
+			e := &sh.slots[i]
+			if e.under != k || e.scope != sc {
+				sh.mu.Unlock()
 				return policy.Verdict{}, false
 			}
-			return e.v, true
+			v := policy.Verdict{Action: e.action, Lists: e.lists, Rule: policy.Rule{Table: e.table}}
+			if e.keyAt != noRule {
+				// A substring of the caller's name: no allocation.
+				v.Rule.Key = name[e.keyAt:]
+			}
+			sh.mu.Unlock()
+			return v, true
 		}
 	}
 	sh.mu.Unlock()
 	return policy.Verdict{}, false
 }
 
-// put remembers v as the verdict for name in scope sc under store s at
-// generation gen with the in-memory rules rs.
-func (c *verdictCache) put(s *store.Store, gen uint64, rs *loaded, sc policy.Scope, name string, v policy.Verdict) {
+// put remembers v as the verdict for name in scope sc under k, when it
+// fits in an entry (see verdictCache).
+func (c *verdictCache) put(k cacheKey, sc policy.Scope, name string, v policy.Verdict) {
 	if c == nil {
+		return
+	}
+	keyAt, ok := cacheable(name, v)
+	if !ok {
 		return
 	}
 	h, sh, first := c.locate(name)
 	sh.mu.Lock()
 	slot := -1
 	for i := first; i < first+cacheWays; i++ {
-		if sh.hashes[i] == h && sh.slots[i].name == name {
+		if sh.hashes[i] == h && sh.slots[i].holds(name) {
 			slot = int(i)
 			break
 		}
@@ -136,8 +174,28 @@ func (c *verdictCache) put(s *store.Store, gen uint64, rs *loaded, sc policy.Sco
 		sh.turn++
 	}
 	sh.hashes[slot] = h
-	sh.slots[slot] = cacheSlot{name: name, e: cacheEntry{store: s, gen: gen, rules: rs, scope: sc, v: v}}
+	e := &sh.slots[slot]
+	e.under, e.scope, e.lists, e.action, e.table, e.keyAt = k, sc, v.Lists, v.Action, v.Rule.Table, keyAt
+	e.nameLen = uint8(copy(e.name[:], name))
 	sh.mu.Unlock()
+}
+
+// cacheable reports whether v, the verdict of name, fits in an entry, and
+// where its rule's key begins in name (noRule when it names no row).
+func cacheable(name string, v policy.Verdict) (uint8, bool) {
+	if len(name) > cacheNameMax || len(v.Aliases) > 0 || len(v.Skipped) > 0 || v.Target != "" || v.Answer != "" {
+		return 0, false
+	}
+	key := v.Rule.Key
+	switch {
+	case key == "" && v.Rule == policy.Rule{}:
+		return noRule, true
+	case key == name:
+		return 0, true
+	case key != "" && strings.HasSuffix(name, key) && name[len(name)-len(key)-1] == '.':
+		return uint8(len(name) - len(key)), true
+	}
+	return 0, false
 }
 
 // len is how many entries the cache holds.

@@ -55,6 +55,10 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 		// cached verdict is served only for the store, generation and
 		// in-memory rules it was decided with (cache.go).
 		gen := f.files.generation()
+		key := cacheKey{store: s0.ID(), gen: gen}
+		if rs != nil {
+			key.rules = rs.seq
+		}
 		sc := policy.Everyone
 		if rs != nil && rs.set.Clients != nil {
 			g := rs.set.Clients.Group(client)
@@ -62,7 +66,7 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 			ds.group, ds.clients = g.Name, rs.set.Clients
 		}
 		if keepFiltered {
-			if v, ok := f.cache.get(s0, gen, rs, sc, name); ok {
+			if v, ok := f.cache.get(key, sc, name); ok {
 				ds.cached = true
 				return v, nil
 			}
@@ -77,7 +81,7 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 		// first (above): they are cached however they were decided.
 		var under policy.Lookup = &d.r
 		if !keepFiltered && f.cache != nil {
-			d.gate = cacheGate{Lookup: &d.r, c: f.cache, s: s0, gen: gen, rs: rs, sc: sc, name: name}
+			d.gate = cacheGate{Lookup: &d.r, c: f.cache, key: key, sc: sc, name: name}
 			under = &d.gate
 		}
 		if rs != nil { // d.src is zero: new, or cleared by release
@@ -113,7 +117,7 @@ func (f *SQLiteFilter) decideFor(name string, client netip.Addr, rs *loaded, ds 
 		// entry would (and names never asked twice would only churn the
 		// cache): only what SQLite answered is kept.
 		if err == nil && (probes > 0 || keepFiltered) {
-			f.cache.put(s0, gen, rs, sc, name, v)
+			f.cache.put(key, sc, name, v)
 		}
 		return v, err
 	}
@@ -152,9 +156,7 @@ func (d *lookups) release() {
 type cacheGate struct {
 	policy.Lookup
 	c       *verdictCache
-	s       *store.Store
-	gen     uint64
-	rs      *loaded
+	key     cacheKey
 	sc      policy.Scope
 	name    string
 	checked bool
@@ -168,7 +170,7 @@ var errCached = errors.New("verdict cached")
 func (g *cacheGate) cached() bool {
 	if !g.checked {
 		g.checked = true
-		g.v, g.hit = g.c.get(g.s, g.gen, g.rs, g.sc, g.name)
+		g.v, g.hit = g.c.get(g.key, g.sc, g.name)
 	}
 	return g.hit
 }

@@ -17,6 +17,7 @@ type loaded struct {
 	store *store.Store
 	gen   uint64
 	set   *rules.Set
+	seq   uint64 // names these rules in the verdict cache: never 0
 }
 
 // load rebuilds the in-memory rules of shard 0 whenever its generation
@@ -53,7 +54,7 @@ func (f *SQLiteFilter) load() {
 // prev, read from the same store, whatever did not change.
 func (f *SQLiteFilter) loadRules(s *store.Store, prev *loaded) (*loaded, error) {
 	start := time.Now()
-	r := &loaded{store: s, gen: s.Generation()}
+	r := &loaded{store: s, gen: s.Generation(), seq: f.ruleSets.Add(1)}
 	var ps *rules.Set
 	if prev != nil && prev.store == s {
 		ps = prev.set

@@ -43,6 +43,9 @@ type SQLiteFilter struct {
 	files files
 	set   store.Set              // files as a store.Set, boxed once: a slice made an interface is an allocation
 	rules atomic.Pointer[loaded] // nil until the loader built them (loader.go)
+	// opened and ruleSets count the stores opened and the rule sets
+	// built, naming each (store.Options.ID, loaded.seq).
+	opened, ruleSets atomic.Uint64
 	kick  chan struct{}          // the watch tells the loader the data changed
 	built chan struct{}          // a key filter's build ended: a file may wait to be published (watch.go)
 	stop  chan struct{}

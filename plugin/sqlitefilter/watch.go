@@ -145,7 +145,7 @@ func (f *SQLiteFilter) open(d *dbFile) error {
 	if old != nil {
 		gen = old.Generation() + 1
 	}
-	s, err := store.Open(d.path, store.Options{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond), Generation: gen})
+	s, err := store.Open(d.path, store.Options{Pool: f.cfg.Pool, BusyTimeoutMS: int(f.cfg.BusyTimeout / time.Millisecond), Generation: gen, ID: f.opened.Add(1)})
 	if err != nil {
 		return err
 	}

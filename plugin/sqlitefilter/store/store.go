@@ -71,6 +71,7 @@ type Store struct {
 	pages    *sqlitefile.File
 	pagesErr error
 
+	id            uint64        // Options.ID
 	gen           atomic.Uint64 // bumped on every committed change
 	dataVersion   int64         // last PRAGMA data_version seen by watcher
 	schemaVersion int64         // PRAGMA schema_version when opened
@@ -88,6 +89,10 @@ type Options struct {
 	// another starts after the old one's, so that state keyed on the
 	// generation never takes the new file's data for the old file's.
 	Generation uint64
+	// ID names the store to its opener (ID), which gives each store it
+	// opens another: state keyed on it (a verdict cache) then holds a
+	// number, where a pointer would be for the garbage collector to scan.
+	ID uint64
 }
 
 // Open opens path read-only with a pool of connections. It fails when the
@@ -102,6 +107,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{path: path, file: fi, conns: newConnPool(opts.Pool), replica: IsReplica(path)}
 	s.gen.Store(opts.Generation)
+	s.id = opts.ID
 	if s.replica {
 		// Taken before anything is read, so that whatever the follower
 		// applies from now on moves it.
@@ -403,6 +409,9 @@ func (s *Store) SchemaChanged() bool { return s.schemaChanged.Load() }
 // Generation identifies the data a lookup sees; it changes with every
 // committed change that Refresh noticed.
 func (s *Store) Generation() uint64 { return s.gen.Load() }
+
+// ID is the Options.ID the store was opened with.
+func (s *Store) ID() uint64 { return s.id }
 
 // Renumber raises the generation to at least gen, as if changes were
 // noticed: the store that replaces another (a file swapped in) must start
