@@ -46,10 +46,10 @@ type SQLiteFilter struct {
 	// opened and ruleSets count the stores opened and the rule sets
 	// built, naming each (store.Options.ID, loaded.seq).
 	opened, ruleSets atomic.Uint64
-	kick  chan struct{}          // the watch tells the loader the data changed
-	built chan struct{}          // a key filter's build ended: a file may wait to be published (watch.go)
-	stop  chan struct{}
-	done  sync.WaitGroup
+	kick             chan struct{} // the watch tells the loader the data changed
+	built            chan struct{} // a key filter's build ended: a file may wait to be published (watch.go)
+	stop             chan struct{}
+	done             sync.WaitGroup
 
 	errors *errorLog
 
