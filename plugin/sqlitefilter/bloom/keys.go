@@ -274,20 +274,45 @@ type Filtered struct {
 	one       [1]*filterState
 	n         int
 	negatives *int // probes answered by a filter alone, for the metrics
+	// seen are the last keys asked about and the answers: a decision asks
+	// about each suffix of its name once per table, and the filter holds
+	// the keys of every table, so all but the first ask are answered here.
+	seen  [8]seenKey
+	nseen int
+}
+
+// seenKey is a key asked about in one decision, known by its bytes'
+// address and length: the suffixes of a name share its bytes, and a
+// string's bytes never change while the decision holds it.
+type seenKey struct {
+	p      *byte
+	n      int
+	absent bool
 }
 
 // absent reports whether the filter of key's shard is sure key is absent.
 func (fl *Filtered) absent(key string) bool {
+	p := unsafe.StringData(key)
+	for i := range min(fl.nseen, len(fl.seen)) {
+		if k := &fl.seen[i]; k.p == p && k.n == len(key) {
+			if k.absent {
+				*fl.negatives++
+			}
+			return k.absent
+		}
+	}
 	i := 0
 	if fl.n > 1 {
 		i = schema.ShardOf(key, fl.n)
 	}
 	st := fl.states[i]
-	if st == nil || st.b.mayContain(key) {
-		return false
+	absent := st != nil && !st.b.mayContain(key)
+	fl.seen[fl.nseen%len(fl.seen)] = seenKey{p, len(key), absent}
+	fl.nseen++
+	if absent {
+		*fl.negatives++
 	}
-	*fl.negatives++
-	return true
+	return absent
 }
 
 func (fl *Filtered) Lists(t schema.Table, key string) (policy.Lists, error) {
