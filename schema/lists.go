@@ -35,6 +35,13 @@ const DefaultList = "default"
 const DefaultGroup = "default"
 
 // ListTables are the tables that hold the lists column in layout l.
+// listsColumnType is the lists column's type. A row written without a
+// value is in default (1). So is one written with NULL (ON CONFLICT
+// REPLACE puts the default in its place): the sqlite3 shell's `.import` of
+// a file with one column per line, what scripts for the tables without
+// lists do, fills the missing column with NULL.
+const listsColumnType = "INTEGER NOT NULL ON CONFLICT REPLACE DEFAULT 1"
+
 func ListTables(l Layout) []string {
 	if l == Normalized {
 		return []string{"records"}
@@ -148,7 +155,7 @@ func listsColumns(tx *sql.Tx, l Layout) (bool, error) {
 			}
 			continue
 		}
-		if _, err := tx.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 1", t, ListsColumn)); err != nil {
+		if _, err := tx.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s "+listsColumnType, t, ListsColumn)); err != nil {
 			return false, fmt.Errorf("upgrade %s: %w", t, err)
 		}
 		changed = true

@@ -1,6 +1,8 @@
 package schema_test
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -66,6 +68,30 @@ func TestLegacyWritesAfterUpgradeGoToDefault(t *testing.T) {
 			t.Errorf("%s: lists of a legacy insert = %d, %v; want 1", l, m, err)
 		}
 		db.Close()
+	}
+}
+
+// TestShellImportAfterUpgradeGoesToDefault: the sqlite3 shell's .import of
+// a file of one name per line, what scripts written for the tables without
+// lists do, fills the lists column with NULL; the rows land in default.
+func TestShellImportAfterUpgradeGoesToDefault(t *testing.T) {
+	sqlite3, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Skip("the sqlite3 shell is not installed")
+	}
+	path := upgraded(t, schema.PerType)
+	list := filepath.Join(t.TempDir(), "names.txt")
+	if err := os.WriteFile(list, []byte("one.example\ntwo.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(sqlite3, path, ".import "+list+" block_wildcard").CombinedOutput(); err != nil {
+		t.Fatalf(".import: %v\n%s", err, out)
+	}
+	db := testkit.OpenRW(t, path)
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM block_wildcard WHERE Domain IN ('one.example', 'two.example') AND lists = 1").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("rows .import put in default = %d, %v; want 2", n, err)
 	}
 }
 

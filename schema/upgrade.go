@@ -77,7 +77,7 @@ func upgradeAnswers(db *sql.DB) (bool, error) {
 			return false, fmt.Errorf("upgrade: %w", err)
 		} else if has {
 			for _, t := range []Table{BlockIPv4, BlockIPv6} {
-				if _, err := tx.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 1", t.Name(), ListsColumn)); err != nil {
+				if _, err := tx.Exec(fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s "+listsColumnType, t.Name(), ListsColumn)); err != nil {
 					return false, fmt.Errorf("upgrade %s: %w", t.Name(), err)
 				}
 			}
