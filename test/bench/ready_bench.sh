@@ -126,7 +126,7 @@ start_server() { # case size dir: starts the server, writes the seconds to ready
 	SRV=$!; PIDS+=("$SRV")
 	"$BIN/benchtool" ready -url "http://$ADDR:$RPORT/ready" -since "$t0" -timeout 900s > "$3/ready"
 }
-echo -e "case\tsize\tkind\tround\tready_s\tfirst_qps\tsteady_qps\tanon_mb\tswap_min\tswap_mean\treload_min\treload_mean" > "$RAW"
+echo -e "case\tsize\tkind\tround\tready_s\tfirst_qps\tsteady_qps\tanon_mb\tswap_min\tswap_mean\tswap_s\treload_min\treload_mean" > "$RAW"
 per_second() { # dnsperf -S 1 output -> "lowest mean" of its per-second QPS
 	awk '/^[0-9]+\.[0-9]+: [0-9.]+$/{q = $2 + 0; s += q; n++; if (min == "" || q < min) min = q} END{printf "%.0f %.0f", min, n ? s / n : 0}' "$1"
 }
@@ -142,14 +142,26 @@ copy_again() { # case size
 	local f
 	for f in $(db_arg "$1" "$2"); do copy_for_swap "$f"; done
 }
-edges() { # case size dir: "swap_min swap_mean reload_min reload_mean", or dashes
-	if [ "$EDGE_SECONDS" -le 0 ] || [ "$1" = forward ]; then echo "- - - -"; return; fi
-	local qf; qf=$(qfile distinct "$2")
+swapped() { # dir files: whether the server log says every file was taken up
+	[ "$(grep -c 'now answering from the file in place' "$1/server.log")" -ge "$2" ]
+}
+edges() { # case size dir: "swap_min swap_mean swap_s reload_min reload_mean", or dashes
+	if [ "$EDGE_SECONDS" -le 0 ] || [ "$1" = forward ]; then echo "- - - - -"; return; fi
+	local qf files t0 took w; qf=$(qfile distinct "$2"); files=$(for f in $(db_arg "$1" "$2"); do echo "$f"; done | wc -l)
+	t0=$(date +%s%N)
 	swap_files "$1" "$2"
+	# The swap ends once every new file's key filter is built, which
+	# yields to queries: under saturation it may last beyond the run. The
+	# reload waits for it (at most 10 minutes).
+	(for _ in $(seq 6000); do swapped "$3" "$files" && { date +%s%N > "$3/swapped_at"; break; }; sleep 0.1; done) &
+	w=$!
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$EDGE_SECONDS" -S 1 $DNSPERF_ARGS > "$3/swap.txt" 2>&1
+	wait "$w"
+	took=-; [ -s "$3/swapped_at" ] && took=$(echo "($(cat "$3/swapped_at") - $t0) / 1000000000" | bc -l | xargs printf '%.1f')
 	kill -USR1 "$SRV"
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$EDGE_SECONDS" -S 1 $DNSPERF_ARGS > "$3/reload.txt" 2>&1
-	echo "$(per_second "$3/swap.txt") $(per_second "$3/reload.txt")"
+	read -r smin smean < <(per_second "$3/swap.txt")
+	echo "$smin $smean $took $(per_second "$3/reload.txt")"
 }
 measure() { # case size kind round
 	local dir=$OUT/$1-$2-$3-r$4 qf; mkdir -p "$dir"; qf=$(qfile "$3" "$2")
@@ -158,7 +170,7 @@ measure() { # case size kind round
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$WARMUP" $DNSPERF_ARGS > /dev/null 2>&1
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$DURATION" $DNSPERF_ARGS > "$dir/steady.txt" 2>&1
 	local anon; anon=$(awk '$1=="RssAnon:"{print int($2/1024)}' "/proc/$SRV/status")
-	local edge="- - - -"
+	local edge="- - - - -"
 	[ "$3" = distinct ] && edge=$(edges "$1" "$2" "$dir")
 	stop "$SRV"
 	[ "$3" = distinct ] && [ "$1" != forward ] && copy_again "$1" "$2"
@@ -239,23 +251,23 @@ file == 1 {
 	k = $1 ":" $2 " " $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
 	first[k] = first[k] " " $6; steady[k] = steady[k] " " $7; ready[k] = ready[k] " " $5; anon[k] = anon[k] " " $8
 	fr[k] = fr[k] " " ($7 > 0 ? $6 / $7 : 0)
-	if ($9 != "-" && $9 != "" && $7 > 0) { smin[k] = smin[k] " " $9 / $7; smean[k] = smean[k] " " $10 / $7; rmin[k] = rmin[k] " " $11 / $7; rmean[k] = rmean[k] " " $12 / $7 }
+	if ($9 != "-" && $9 != "" && $7 > 0) { smin[k] = smin[k] " " $9 / $7; smean[k] = smean[k] " " $10 / $7; rmin[k] = rmin[k] " " $12 / $7; rmean[k] = rmean[k] " " $13 / $7; if ($11 != "-") swaps[k] = swaps[k] " " $11 }
 	if ($1 == "forward") fwd[$3, $4] = $7
 	sr[k] = sr[k] " " $7 "/" $3 "/" $4
 	next
 }
 file == 2 { p50[$1 ":" $2] = $4; p99[$1 ":" $2] = $5; rate = $3 }
 END {
-	f = "%-22s %-9s %8s %10s %10s %11s %10s %8s %-11s %-11s\n"
-	printf f, "case", "names", "ready_s", "first_qps", "steady_qps", "first/stdy", "stdy x fwd", "anon_MB", "swap/stdy", "reload/stdy"
+	f = "%-22s %-9s %8s %10s %10s %11s %10s %8s %-11s %7s %-11s\n"
+	printf f, "case", "names", "ready_s", "first_qps", "steady_qps", "first/stdy", "stdy x fwd", "anon_MB", "swap/stdy", "swap_s", "reload/stdy"
 	for (i = 1; i <= n; i++) {
 		k = order[i]; split(k, kk, " "); m = split(substr(sr[k], 2), runs, " "); r = ""
 		for (j = 1; j <= m; j++) { split(runs[j], p, "/"); if (fwd[p[2], p[3]] > 0) r = r " " p[1] / fwd[p[2], p[3]] }
 		sw = (k in smin) ? sprintf("%.2f/%.2f", median(smin[k]), median(smean[k])) : "-"
 		rl = (k in rmin) ? sprintf("%.2f/%.2f", median(rmin[k]), median(rmean[k])) : "-"
-		printf f, kk[1], kk[2], median(ready[k]), median(first[k]), median(steady[k]), sprintf("%.2f", median(fr[k])), sprintf("%.2f", median(r)), median(anon[k]), sw, rl
+		printf f, kk[1], kk[2], median(ready[k]), median(first[k]), median(steady[k]), sprintf("%.2f", median(fr[k])), sprintf("%.2f", median(r)), median(anon[k]), sw, (k in swaps) ? median(swaps[k]) : "-", rl
 	}
-	printf "(swap/stdy, reload/stdy: the lowest second / the mean of the %s s after the rename or SIGUSR1, distinct names)\n", '"$EDGE_SECONDS"'
+	printf "(swap/stdy, reload/stdy: the lowest second / the mean of the %s s after the rename or SIGUSR1, distinct names; swap_s: rename to the new file serving)\n", '"$EDGE_SECONDS"'
 	if (rate != "") {
 		printf "\np99 at %s qps (%s %% of forward, distinct names): forward %s ms\n", rate, '"$LAT_FRACTION"', p99["forward:-"]
 		for (k in p99) if (k != "forward:-") printf "  %-20s p50 %s ms  p99 %s ms  (+%.3f ms)\n", k, p50[k], p99[k], p99[k] - p99["forward:-"]
