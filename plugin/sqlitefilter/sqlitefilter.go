@@ -76,9 +76,11 @@ func New(cfg Config) *SQLiteFilter {
 	f.set = f.files
 	f.filters = make([]*bloom.KeyFilter, len(f.files))
 	f.built = make(chan struct{}, 1)
+	gate := make(chan struct{}, 1) // the paced builds of all shards together
 	for i := range f.filters {
 		f.filters[i] = bloom.New(cfg.BloomMaxBytes, log)
 		f.filters[i].Notify(f.built)
+		f.filters[i].ShareGate(gate)
 	}
 	if len(cfg.AllowUpstream) > 0 {
 		f.allowUp = newUpstreamGroup("allow_upstream", cfg.AllowUpstream)

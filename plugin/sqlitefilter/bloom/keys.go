@@ -74,8 +74,10 @@ type KeyFilter struct {
 	// (YieldFirstBuild).
 	yieldFirst bool
 	// pace paces the build in progress (pace.go); set before its
-	// goroutine starts.
+	// goroutine starts. gate is shared with the handler's other filters
+	// (ShareGate).
 	pace      pacer
+	gate      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	// afterChunk, when set (by tests), runs after each chunk of a page scan
@@ -131,6 +133,15 @@ func New(maxBytes int64, log Logger) *KeyFilter {
 func (k *KeyFilter) Notify(ch chan<- struct{}) {
 	if k != nil {
 		k.built = ch
+	}
+}
+
+// ShareGate makes the paced builds of every filter given gate (a channel
+// of capacity 1) take their share of the core together (pace.go). Call it
+// before the first build.
+func (k *KeyFilter) ShareGate(gate chan struct{}) {
+	if k != nil {
+		k.gate = gate
 	}
 }
 
@@ -384,7 +395,7 @@ func (k *KeyFilter) startBuild(s *store.Store, n int64, prepared bool) {
 	}
 	k.building = true
 	// Paced when queries are served with another filter meanwhile.
-	k.pace = pacer{on: prepared || k.state.Load() != nil || k.yieldFirst, stop: k.stop}
+	k.pace = pacer{on: prepared || k.state.Load() != nil || k.yieldFirst, gate: k.gate, stop: k.stop}
 	k.yieldFirst = false
 	k.wg.Add(1)
 	go func() {
@@ -519,7 +530,9 @@ func (k *KeyFilter) scan(s *store.Store, t schema.KeyColumn, b *filter) error {
 		default:
 		}
 		var hi driver.Value
-		k.pace.chunk()
+		if !k.pace.chunk() {
+			return errStopped
+		}
 		err := s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
 			var err error
 			if hi, err = q.end(c, lo); err != nil {

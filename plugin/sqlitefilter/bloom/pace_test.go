@@ -41,3 +41,33 @@ func TestPacedBuildSleepsWhenQueriesWait(t *testing.T) {
 		}
 	}
 }
+
+// TestPacedBuildsShareTheirGate: the paced builds of one handler's filters
+// run their chunks (and the sleeps after them) one at a time, so that
+// together they take the share one build would.
+func TestPacedBuildsShareTheirGate(t *testing.T) {
+	gate, stop := make(chan struct{}, 1), make(chan struct{})
+	a, b := pacer{on: true, gate: gate, stop: stop}, pacer{on: true, gate: gate, stop: stop}
+	if !a.chunk() {
+		t.Fatal("the first chunk did not start")
+	}
+	started := make(chan bool)
+	go func() { started <- b.chunk() }()
+	select {
+	case <-started:
+		t.Fatal("a second build's chunk started while the first held the gate")
+	case <-time.After(50 * time.Millisecond):
+	}
+	a.done()
+	if !<-started {
+		t.Fatal("the second chunk did not start once the gate was free")
+	}
+	b.done()
+	// A closing filter does not wait for the gate.
+	a.chunk()
+	go func() { started <- b.chunk() }()
+	close(stop)
+	if <-started {
+		t.Fatal("a chunk started on a closing filter")
+	}
+}

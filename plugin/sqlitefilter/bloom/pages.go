@@ -53,7 +53,9 @@ func (k *KeyFilter) scanPages(s *store.Store, t schema.KeyColumn, b *filter) (do
 		default:
 		}
 		first := p.cursor == nil
-		k.pace.chunk()
+		if !k.pace.chunk() {
+			return false, nil, errStopped
+		}
 		err = s.WithPages(func(c *sqlite3.SQLiteConn, f *sqlitefile.File) error {
 			return p.chunk(c, f, t, first, add)
 		})
