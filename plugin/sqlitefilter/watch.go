@@ -228,6 +228,11 @@ func (f *SQLiteFilter) publish(d *dbFile, s, old *store.Store) error {
 	// A prepared key filter is put in use before the first query reads s;
 	// otherwise the build starts now, not at the next tick.
 	f.filters[d.shard].Sync(s)
+	// The row gauges count up to a million rows a table where ANALYZE
+	// did not: done before the file serves, that work is not taken from
+	// its first queries (a shard set's counts took its first seconds).
+	d.measured, d.measuredGen, d.measuredAt = s, s.Generation(), time.Now()
+	f.measure(d, s)
 	d.store.Store(s)
 	if _, ok := s.Replica(); ok && old == nil {
 		log.Infof("%s: a Litestream replica (%s%s is next to it): following the changes its follower applies", d.path, d.path, store.TXIDSuffix)
