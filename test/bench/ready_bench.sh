@@ -145,8 +145,15 @@ copy_again() { # case size
 swapped() { # dir files: whether the server log says every file was taken up
 	[ "$(grep -c 'now answering from the file in place' "$1/server.log")" -ge "$2" ]
 }
+reload() { # dir: SIGUSR1 under load; "reload_min reload_mean"
+	kill -USR1 "$SRV"
+	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$2" -l "$EDGE_SECONDS" -S 1 $DNSPERF_ARGS > "$1/reload.txt" 2>&1
+	per_second "$1/reload.txt"
+}
 edges() { # case size dir: "swap_min swap_mean swap_s reload_min reload_mean", or dashes
-	if [ "$EDGE_SECONDS" -le 0 ] || [ "$1" = forward ]; then echo "- - - - -"; return; fi
+	[ "$EDGE_SECONDS" -gt 0 ] || { echo "- - - - -"; return; }
+	# forward: CoreDNS's own reload, the baseline of the filter's
+	[ "$1" = forward ] && { echo "- - - $(reload "$3" "$(qfile distinct "$2")")"; return; }
 	local qf files t0 took w; qf=$(qfile distinct "$2"); files=$(for f in $(db_arg "$1" "$2"); do echo "$f"; done | wc -l)
 	t0=$(date +%s%N)
 	swap_files "$1" "$2"
@@ -158,10 +165,8 @@ edges() { # case size dir: "swap_min swap_mean swap_s reload_min reload_mean", o
 	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$EDGE_SECONDS" -S 1 $DNSPERF_ARGS > "$3/swap.txt" 2>&1
 	wait "$w"
 	took=-; [ -s "$3/swapped_at" ] && took=$(echo "($(cat "$3/swapped_at") - $t0) / 1000000000" | bc -l | xargs printf '%.1f')
-	kill -USR1 "$SRV"
-	"${PRE_LOAD[@]}" dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l "$EDGE_SECONDS" -S 1 $DNSPERF_ARGS > "$3/reload.txt" 2>&1
 	read -r smin smean < <(per_second "$3/swap.txt")
-	echo "$smin $smean $took $(per_second "$3/reload.txt")"
+	echo "$smin $smean $took $(reload "$3" "$qf")"
 }
 measure() { # case size kind round
 	local dir=$OUT/$1-$2-$3-r$4 qf; mkdir -p "$dir"; qf=$(qfile "$3" "$2")
@@ -251,7 +256,8 @@ file == 1 {
 	k = $1 ":" $2 " " $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
 	first[k] = first[k] " " $6; steady[k] = steady[k] " " $7; ready[k] = ready[k] " " $5; anon[k] = anon[k] " " $8
 	fr[k] = fr[k] " " ($7 > 0 ? $6 / $7 : 0)
-	if ($9 != "-" && $9 != "" && $7 > 0) { smin[k] = smin[k] " " $9 / $7; smean[k] = smean[k] " " $10 / $7; rmin[k] = rmin[k] " " $12 / $7; rmean[k] = rmean[k] " " $13 / $7; if ($11 != "-") swaps[k] = swaps[k] " " $11 }
+	if ($9 != "-" && $9 != "" && $7 > 0) { smin[k] = smin[k] " " $9 / $7; smean[k] = smean[k] " " $10 / $7; if ($11 != "-") swaps[k] = swaps[k] " " $11 }
+	if ($12 != "-" && $12 != "" && $7 > 0) { rmin[k] = rmin[k] " " $12 / $7; rmean[k] = rmean[k] " " $13 / $7 }
 	if ($1 == "forward") fwd[$3, $4] = $7
 	sr[k] = sr[k] " " $7 "/" $3 "/" $4
 	next
