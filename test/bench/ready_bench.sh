@@ -141,6 +141,9 @@ swap_files() { # case size: renames the copies over the files, as a swap does, a
 copy_again() { # case size
 	local f
 	for f in $(db_arg "$1" "$2"); do copy_for_swap "$f"; done
+	# Written back now, not while the next case is measured (gigabytes of
+	# writeback stalled its reads).
+	sync
 }
 swapped() { # dir files: whether the server log says every file was taken up
 	[ "$(grep -c 'now answering from the file in place' "$1/server.log")" -ge "$2" ]
