@@ -30,8 +30,9 @@ import (
 // Its memory holds no pointer: the name and the rule's key are bytes of the
 // entry, and what the verdict was decided under is numbers, so the garbage
 // collector never scans it. (Entries holding strings and pointers were 18
-// MB the collector marked on every cycle, at the default size, and each
-// cycle's marking took tens of milliseconds of a one-core server.) Only the
+// MB the collector marked on every cycle, at the default size: at 10 M
+// rows and saturation each cycle marked for 24–26 ms on one core, against
+// 4.5–10 ms without them.) Only the
 // verdicts that fit are kept: a name of at most cacheNameMax bytes, decided
 // by a row whose key is the name or one of its parents (or by no row), with
 // no alias chain and no skipped row. The others, alias verdicts and regex

@@ -60,7 +60,12 @@ func (f *SQLiteFilter) watch() {
 
 // check is one round of watch for one file.
 func (f *SQLiteFilter) check(d *dbFile) {
-	if d.pending != nil && f.checkPending(d) {
+	if d.pending != nil {
+		// A new file is being prepared; until it takes the old one's
+		// place, the old one follows its edits.
+		if !f.checkPending(d) {
+			f.follow(d, d.store.Load())
+		}
 		return
 	}
 	s := d.store.Load()
@@ -69,11 +74,6 @@ func (f *SQLiteFilter) check(d *dbFile) {
 		return
 	}
 	replaced, err := s.Replaced()
-	if replaced && d.pending != nil {
-		// The file at the path is the one being prepared: the old one
-		// serves until then.
-		replaced, err = false, nil
-	}
 	if err != nil {
 		// Deleted (or unreadable directory): the open connections still hold
 		// the last file, so the server keeps answering from it until a new
@@ -87,6 +87,29 @@ func (f *SQLiteFilter) check(d *dbFile) {
 		f.reopen(d)
 		return
 	}
+	schemaChanged, err := f.follow(d, s)
+	var se sqlite3.Error
+	switch {
+	case schemaChanged:
+		// A table was created or dropped, or the lists were re-encoded:
+		// the store's statements, the tables it knows of and how it reads
+		// the lists are the old schema's. Opened anew (as a swap of the
+		// same file), the new schema applies within refresh.
+		log.Infof("%s: the schema changed; opening the file anew", d.path)
+		f.reopen(d)
+	case err != nil && (!errors.As(err, &se) || se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked):
+		// A writer's lock held beyond busy_timeout passes; anything else may
+		// be a file damaged in place, which a fresh open tells. Until one
+		// succeeds, the old connections keep serving what they can.
+		f.reopen(d)
+	}
+}
+
+// follow takes up what was committed to s, d's store in use, and tells the
+// loader when the data changed. It reports whether the schema changed (the
+// file is then to be opened anew) and the error that kept it from
+// checking, which it counts and logs.
+func (f *SQLiteFilter) follow(d *dbFile, s *store.Store) (schemaChanged bool, err error) {
 	changed, err := s.Refresh()
 	if st, ok := s.Replica(); ok {
 		replicaTXID.WithLabelValues(d.path).Set(float64(st.TXID))
@@ -94,32 +117,18 @@ func (f *SQLiteFilter) check(d *dbFile) {
 			replicaAge.WithLabelValues(d.path).Set(time.Since(st.Applied).Seconds())
 		}
 	}
-	if err == nil && s.SchemaChanged() && d.pending == nil {
-		// A table was created or dropped, or the lists were re-encoded:
-		// the store's statements, the tables it knows of and how it reads
-		// the lists are the old schema's. Opened anew (as a swap of the
-		// same file), the new schema applies within refresh.
-		log.Infof("%s: the schema changed; opening the file anew", d.path)
-		f.reopen(d)
-		return
-	}
-	if err != nil {
+	switch {
+	case err != nil:
 		f.failFile(d, err)
-		// A writer's lock held beyond busy_timeout passes; anything else may
-		// be a file damaged in place, which a fresh open tells. Until one
-		// succeeds, the old connections keep serving what they can.
-		// (A file being prepared takes the old one's place anyway.)
-		var se sqlite3.Error
-		if d.pending == nil && (!errors.As(err, &se) || se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked) {
-			f.reopen(d)
-		}
-		return
-	}
-	if changed {
+		return false, err
+	case s.SchemaChanged():
+		return true, nil
+	case changed:
 		reloadCount.WithLabelValues(d.path).Inc()
 		reloadTime.WithLabelValues(d.path).SetToCurrentTime()
 		f.kickLoader()
 	}
+	return false, nil
 }
 
 // kickLoader tells the rules loader that the data changed.
