@@ -2,12 +2,14 @@ package bloom
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"math/bits"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // filter is a split-block Bloom filter (the layout Parquet and Impala use):
@@ -23,10 +25,11 @@ import (
 type filter struct {
 	words  []uint32 // 8 per block
 	blocks uint64
-	// seed of the hash: the filter lives in this process only, so the
-	// runtime's own hash (AES-based where the CPU has it, a few ns a key)
-	// can serve, with a seed of its own.
-	seed  maphash.Seed
+	// seed is XORed into every key's hash, so that which block a name
+	// lands in cannot be known outside the filter (nor the names that
+	// share its bits). The hash itself is XXH64, fixed, because a filter
+	// can be stored in its file and read by another process (stored.go).
+	seed  uint64
 	added atomic.Int64 // keys added, for re-sizing
 }
 
@@ -54,8 +57,12 @@ func bloomBytes(n int64) int64 {
 // before collecting the garbage the build makes, so RSS would be ~2× the
 // filter. It is unmapped by a finalizer once no query holds the filter.
 func newFilter(n int64) *filter {
-	blocks := bloomBytes(n) / bloomBlockBytes
-	b := &filter{blocks: uint64(blocks), seed: maphash.MakeSeed()}
+	return newFilterOf(uint64(bloomBytes(n)/bloomBlockBytes), rand.Uint64())
+}
+
+// newFilterOf returns an empty filter of the given blocks and seed.
+func newFilterOf(blocks, seed uint64) *filter {
+	b := &filter{blocks: blocks, seed: seed}
 	mem, err := syscall.Mmap(-1, 0, int(blocks*bloomBlockBytes), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		b.words = make([]uint32, blocks*8)
@@ -151,7 +158,7 @@ func (b *filter) addString(key string) {
 // mayContain reports whether key may have been added; false is certain. The
 // key must already be canonical (lower case), as query names are.
 func (b *filter) mayContain(key string) bool {
-	h := maphash.String(b.seed, key)
+	h := xxhash.Sum64String(key) ^ b.seed
 	blk := b.block(h)
 	lo := uint32(h)
 	found := true
@@ -166,10 +173,10 @@ func (b *filter) mayContain(key string) bool {
 }
 
 // hashFolded hashes key as if it were ASCII lower case, without allocating.
-func hashFolded(seed maphash.Seed, key []byte) uint64 {
+func hashFolded(seed uint64, key []byte) uint64 {
 	i := firstUpper(key)
 	if i < 0 {
-		return maphash.Bytes(seed, key)
+		return xxhash.Sum64(key) ^ seed
 	}
 	var buf [256]byte
 	low := buf[:0]
@@ -183,7 +190,7 @@ func hashFolded(seed maphash.Seed, key []byte) uint64 {
 		}
 		low = append(low, c)
 	}
-	return maphash.Bytes(seed, low)
+	return xxhash.Sum64(low) ^ seed
 }
 
 // firstUpper returns the index of key's first ASCII upper-case letter, or -1.
