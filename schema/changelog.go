@@ -64,3 +64,20 @@ func AddChangeLog(db *sql.DB, l Layout) error {
 	}
 	return nil
 }
+
+// KeyFilter and KeyFilterBits are the tables of a key filter stored with the
+// data (keyfilter.sql).
+const (
+	KeyFilter     = "sqlitefilter_keyfilter"
+	KeyFilterBits = "sqlitefilter_keyfilter_bits"
+)
+
+// KeyFilterDDL creates the tables of a stored key filter.
+//
+//go:embed keyfilter.sql
+var KeyFilterDDL string
+
+// ChangeLogKeep is how many of the last entries the change log keeps
+// (changelog.sql): a reader that last read it, or a filter stored with
+// the data, further behind than that must scan the tables instead.
+const ChangeLogKeep = 100000

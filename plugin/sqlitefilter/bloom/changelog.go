@@ -36,6 +36,16 @@ func (k *KeyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) 
 			err = fmt.Errorf("read change log: %w", cerr)
 		}
 	}()
+	if err := addLogged(c, st); err != nil {
+		return err
+	}
+	st.gen.Store(gen)
+	return nil
+}
+
+// addLogged adds the keys logged after st.lastID to st's filter, inside a
+// transaction of c.
+func addLogged(c *sqlite3.SQLiteConn, st *filterState) error {
 	if v, err := store.QueryInt(c, "PRAGMA schema_version"); err != nil {
 		return fmt.Errorf("read change log: %w", err)
 	} else if v != st.schema {
@@ -79,7 +89,6 @@ func (k *KeyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) 
 		}
 		st.lastID = seq
 	}
-	st.gen.Store(gen)
 	return nil
 }
 

@@ -84,6 +84,9 @@ type KeyFilter struct {
 	// of table, outside its read transaction: where a writer's commit can
 	// land.
 	afterChunk func(table string)
+	// fromKeys: build from the keys even when the file stores a filter
+	// (stored.go).
+	fromKeys bool
 }
 
 // filterState is a built filter for one store.
@@ -93,6 +96,7 @@ type filterState struct {
 	logged bool          // the database has the change log
 	lastID int64         // highest change-log id applied
 	schema int64         // PRAGMA schema_version at the build
+	stored bool          // read from the file, not built (stored.go)
 	gen    atomic.Uint64 // generation the filter is complete for
 }
 
@@ -425,7 +429,11 @@ func (k *KeyFilter) startBuild(s *store.Store, n int64, prepared bool) {
 				k.log.Infof("%s: Bloom filter off until rebuilt: %v", s.Path(), err)
 			}
 		}
-		k.log.Infof("%s: Bloom filter ready: %d keys, %.1f MB, built in %s", s.Path(), st.b.added.Load(), float64(st.b.sizeBytes())/(1<<20), k.buildTook.Round(time.Millisecond))
+		how := "built"
+		if st.stored {
+			how = "read from the file"
+		}
+		k.log.Infof("%s: Bloom filter ready: %d keys, %.1f MB, %s in %s", s.Path(), st.b.added.Load(), float64(st.b.sizeBytes())/(1<<20), how, k.buildTook.Round(time.Millisecond))
 	}()
 }
 
@@ -456,8 +464,18 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.WithWatcher(func(c *sqlite3.SQLiteConn) error {
-		var err error
+	var why string // a stored filter is not used
+	err = s.WithWatcher(func(c *sqlite3.SQLiteConn) (err error) {
+		// One read transaction: a stored filter is read in the state its
+		// checks saw.
+		if _, err := c.ExecContext(context.Background(), "BEGIN", nil); err != nil {
+			return err
+		}
+		defer func() {
+			if _, cerr := c.ExecContext(context.Background(), "COMMIT", nil); err == nil {
+				err = cerr
+			}
+		}()
 		// Read before the check: a trigger dropped and created again around
 		// a bulk load changes it, and catchUp then asks for a rebuild.
 		if st.schema, err = store.QueryInt(c, "PRAGMA schema_version"); err != nil {
@@ -471,11 +489,29 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 				return err
 			}
 		}
+		if !k.fromKeys {
+			loaded, reason, err := k.loadStored(c, st)
+			switch {
+			case err != nil:
+				why = fmt.Sprintf("it could not be read: %v", err)
+			case loaded:
+				return nil
+			default:
+				why = reason
+			}
+		}
 		est, err = estimateKeys(c, s.Layout(), keys)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if st.stored {
+		st.gen.Store(gen)
+		return st, nil
+	}
+	if why != "" {
+		k.log.Infof("%s: the key filter stored in the file is not used, building one from the keys: %s", s.Path(), why)
 	}
 	n := max(est, atLeast, minFilterKeys)
 	for attempt := 0; ; attempt++ {
