@@ -14,14 +14,15 @@ import (
 // they match; src is only read. dst must not exist unless replace is set, in
 // which case it is replaced atomically (Replace).
 func Migrate(src, dst string, to Layout, replace bool) error {
-	return MigrateContext(context.Background(), src, dst, to, replace, nil)
+	return MigrateContext(context.Background(), src, dst, to, replace, nil, nil)
 }
 
 // MigrateContext is Migrate that stops when ctx is done, leaving dst as it
 // was and the temporary file removed. The new file takes the mode, owner and
 // group of the dst it replaces, or of src when dst is new (ReplaceFrom);
-// warn, if not nil, is told what of them could not be kept.
-func MigrateContext(ctx context.Context, src, dst string, to Layout, replace bool, warn func(string)) error {
+// warn, if not nil, is told what of them could not be kept. finish, if not
+// nil, runs on the verified new file before it is renamed into place.
+func MigrateContext(ctx context.Context, src, dst string, to Layout, replace bool, warn func(string), finish func(ctx context.Context, tmp, dst string) error) error {
 	if !replace {
 		if _, err := os.Stat(dst); err == nil {
 			return fmt.Errorf("migrate to %s: file exists", dst)
@@ -36,6 +37,12 @@ func MigrateContext(ctx context.Context, src, dst string, to Layout, replace boo
 	if err := VerifyContext(ctx, src, tmp); err != nil {
 		RemoveTemp(tmp)
 		return fmt.Errorf("migrate %s to %s: %w", src, dst, err)
+	}
+	if finish != nil {
+		if err := finish(ctx, tmp, dst); err != nil {
+			RemoveTemp(tmp)
+			return fmt.Errorf("migrate %s to %s: %w", src, dst, err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		RemoveTemp(tmp)

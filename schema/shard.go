@@ -46,15 +46,16 @@ const splitBatch = 100_000
 // shards while they are replaced may see some new and some old shards for
 // up to one refresh interval.
 func Split(src string, dsts []string) error {
-	return SplitContext(context.Background(), src, dsts, nil)
+	return SplitContext(context.Background(), src, dsts, nil, nil)
 }
 
 // SplitContext is Split that stops when ctx is done, leaving every
 // destination as it was and the temporary files removed. A shard that
 // replaces a file takes that file's mode, owner and group, a new shard
 // those of src (ReplaceFrom); warn, if not nil, is told what of them could
-// not be kept.
-func SplitContext(ctx context.Context, src string, dsts []string, warn func(string)) error {
+// not be kept. finish, if not nil, runs on each complete shard before any is
+// renamed into place.
+func SplitContext(ctx context.Context, src string, dsts []string, warn func(string), finish func(ctx context.Context, tmp, dst string) error) error {
 	if len(dsts) == 0 {
 		return errors.New("split: no destination")
 	}
@@ -71,6 +72,15 @@ func SplitContext(ctx context.Context, src string, dsts []string, warn func(stri
 	if err := split(ctx, src, tmps); err != nil {
 		cleanup()
 		return fmt.Errorf("split %s: %w", src, err)
+	}
+	for i, tmp := range tmps {
+		if finish == nil {
+			break
+		}
+		if err := finish(ctx, tmp, dsts[i]); err != nil {
+			cleanup()
+			return fmt.Errorf("split %s: %w", src, err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		cleanup()

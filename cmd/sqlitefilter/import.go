@@ -244,6 +244,19 @@ func (j *importJob) load(ctx context.Context, dbPath string, inputs []*input, pa
 	for n := range notes {
 		fmt.Fprintf(j.stdout, "note: %s\n", n)
 	}
+	// Before a replacement is renamed into place: a server that swaps it
+	// in reads the filter at once.
+	keep := keepOrStoreLarge
+	if j.replace && target != dbPath {
+		if _, err := os.Stat(dbPath); err == nil {
+			if keep, err = keepModeFrom(dbPath); err != nil {
+				return err
+			}
+		}
+	}
+	if err := keepKeyFilter(ctx, db, renamed{j.stdout, target, dbPath}, keep); err != nil {
+		return err
+	}
 	if !j.replace {
 		return nil
 	}

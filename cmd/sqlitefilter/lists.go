@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"flag"
@@ -35,12 +36,18 @@ func runUpgrade(args []string) error {
 }
 
 // upgrade runs schema.Upgrade and says what it changed.
-func upgrade(db *database) (bool, error) {
-	changed, err := schema.Upgrade(db.DB)
+func upgrade(db *database) (changed bool, err error) {
+	changed, err = schema.Upgrade(db.DB)
 	if err != nil {
 		return false, fmt.Errorf("upgrade %s: %w", db.path, err)
 	}
 	if changed {
+		// The schema changed: a stored key filter is stale.
+		defer func() {
+			if err == nil {
+				err = keepKeyFilter(context.Background(), db, stdout, keepOrStoreLarge)
+			}
+		}()
 		fmt.Fprintf(stdout, "upgraded %s to lists: every row is in %q", db.path, schema.DefaultList)
 		if db.layout == schema.PerType {
 			fmt.Fprint(stdout, "; scripts that insert into a rule table without naming its columns now name them: INSERT INTO block_exact (Domain) VALUES (…)")

@@ -34,9 +34,13 @@ func runMigrate(args []string) error {
 			return asUsage(err)
 		}
 	}
+	finish, err := keepKeyFilterOf(src)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signalContext(context.Background())
 	defer stop()
-	if err := schema.MigrateContext(ctx, src, dst, to, *replace, warn); err != nil {
+	if err := schema.MigrateContext(ctx, src, dst, to, *replace, warn, finish); err != nil {
 		if ctx.Err() != nil {
 			return stopped(ctx, "nothing migrated: %s is as it was and %s removed", dst, schema.TempPath(dst))
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -24,10 +25,17 @@ func runOptimize(args []string) error {
 		return err
 	}
 	defer db.Close()
-	for _, q := range []string{"ANALYZE", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+	for _, q := range []string{"ANALYZE", "VACUUM"} {
 		if _, err := db.Exec(q); err != nil {
 			return fmt.Errorf("%s: %s: %w", path, q, err)
 		}
+	}
+	// VACUUM changes the schema version: a stored key filter is stale.
+	if err := keepKeyFilter(context.Background(), db, os.Stdout, keepOrStoreLarge); err != nil {
+		return err
+	}
+	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("%s: checkpoint: %w", path, err)
 	}
 	if err := db.Close(); err != nil {
 		return err

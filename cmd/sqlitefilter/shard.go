@@ -46,9 +46,13 @@ func runSplit(args []string) error {
 		}
 		seen[abs] = true
 	}
+	finish, err := keepKeyFilterOf(src)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signalContext(context.Background())
 	defer stop()
-	if err := schema.SplitContext(ctx, src, dsts, warn); err != nil {
+	if err := schema.SplitContext(ctx, src, dsts, warn, finish); err != nil {
 		if ctx.Err() != nil {
 			return stopped(ctx, "nothing split: %s as they were, their temporary files removed", strings.Join(dsts, ", "))
 		}

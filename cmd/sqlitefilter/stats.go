@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/bloom"
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
 
@@ -36,11 +38,11 @@ func runStats(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("file: %s, %d bytes", path, st.Size())
+	fmt.Fprintf(stdout, "file: %s, %d bytes", path, st.Size())
 	if wal, err := os.Stat(path + "-wal"); err == nil {
-		fmt.Printf(" (+%d bytes of WAL)", wal.Size())
+		fmt.Fprintf(stdout, " (+%d bytes of WAL)", wal.Size())
 	}
-	fmt.Printf("\nlayout: %s\nschema version: %d\n", db.layout, version)
+	fmt.Fprintf(stdout, "\nlayout: %s\nschema version: %d\n", db.layout, version)
 	present, err := schema.Present(db.DB)
 	if err != nil {
 		return err
@@ -48,14 +50,14 @@ func runStats(args []string) error {
 	counter := rowCounter{db: db, exact: *exact || st.Size() <= exactLimit}
 	for _, t := range schema.Tables {
 		if !present[t] {
-			fmt.Printf("%-15s missing\n", t)
+			fmt.Fprintf(stdout, "%-15s missing\n", t)
 			continue
 		}
 		n, err := counter.count(t)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-15s %s\n", t, n)
+		fmt.Fprintf(stdout, "%-15s %s\n", t, n)
 	}
 	if db.layout == schema.Normalized {
 		for _, tbl := range []string{"domains", "records"} {
@@ -63,10 +65,27 @@ func runStats(args []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("%-15s %s\n", tbl, n)
+			fmt.Fprintf(stdout, "%-15s %s\n", tbl, n)
 		}
 	}
+	kf, err := bloom.Inspect(context.Background(), db.DB, db.layout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "key filter:     %s\n", describeKeyFilter(kf))
 	return nil
+}
+
+// describeKeyFilter says what filter a file stores, and whether a server
+// would read it.
+func describeKeyFilter(st bloom.StoredState) string {
+	switch {
+	case !st.Present:
+		return "none stored (a server builds it from the keys)"
+	case st.Stale != "":
+		return fmt.Sprintf("stored, %d keys, %.1f MB, stale: %s (a server builds it from the keys; `sqlitefilter keyfilter` stores it anew)", st.Keys, float64(st.Bytes)/(1<<20), st.Stale)
+	}
+	return fmt.Sprintf("stored, %d keys, %.1f MB, current (%d changes since, in the change log)", st.Keys, float64(st.Bytes)/(1<<20), st.Behind)
 }
 
 // rowCounter counts rows exactly, or estimates them from sqlite_stat1.

@@ -129,6 +129,12 @@ func (j *syncJob) run(ctx context.Context) error {
 		}
 		fmt.Fprintf(j.stdout, "%s: %s\n", l.name, outcome)
 	}
+	if err := keepKeyFilter(ctx, db, j.stdout, keepOrStoreLarge); err != nil {
+		if ctx.Err() != nil {
+			return stopped(ctx, "every list is synced; the key filter stored in the file is as it was")
+		}
+		return err
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d lists failed", failed, len(lists))
 	}

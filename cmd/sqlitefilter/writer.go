@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
+	"os"
 
 	"github.com/sqlitefilter/sqlitefilter/schema"
 )
@@ -254,6 +256,9 @@ func writeOne(path string, change func(*writer) (bool, error)) (bool, error) {
 		return false, err
 	}
 	if err := w.commit(); err != nil {
+		return false, err
+	}
+	if err := keepKeyFilter(context.Background(), db, os.Stdout, keepStored); err != nil {
 		return false, err
 	}
 	return done, db.Close()
