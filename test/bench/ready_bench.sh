@@ -8,7 +8,9 @@
 #
 # Cases: forward; filter:N, one per-type file of N rows (SIZES); normalized:N,
 # the same rows migrated to the normalized layout (NORM_SIZES); shards16:N,
-# the same rows split into 16 shards (SHARD_SIZES).
+# the same rows split into 16 shards (SHARD_SIZES); stored:N, the per-type file
+# of N rows with its key filter stored in it by `sqlitefilter keyfilter`
+# (STORED_SIZES), which the server reads instead of scanning the keys.
 #
 # The edges (EDGE_SECONDS, 0: none), distinct names, once per case and
 # round: the QPS of each second after a copy of the file (every shard) is
@@ -20,7 +22,7 @@
 # else benchtool's.
 #
 #   test/bench/ready_bench.sh
-#   SIZES="1000000 10000000 100000000" NORM_SIZES=10000000 SHARD_SIZES=10000000 ROUNDS=3 test/bench/ready_bench.sh
+#   SIZES="1000000 10000000 100000000" STORED_SIZES="10000000 100000000" NORM_SIZES=10000000 SHARD_SIZES=10000000 ROUNDS=3 test/bench/ready_bench.sh
 #
 # The server is pinned to SUT_CPU, dnsperf and the loopback upstream to
 # LOAD_CPU. Only loopback traffic; every process started is stopped by PID.
@@ -31,6 +33,7 @@ WORK=${WORK:-/tmp/sqlitefilter-bench}
 SIZES=${SIZES:-"1000000 10000000"}
 NORM_SIZES=${NORM_SIZES:-}
 SHARD_SIZES=${SHARD_SIZES:-}
+STORED_SIZES=${STORED_SIZES:-}
 ROUNDS=${ROUNDS:-3}
 FIRST=${FIRST:-5}                 # s measured right after ready
 WARMUP=${WARMUP:-5}               # s between the first run and the steady one
@@ -70,7 +73,7 @@ gen() { # rows: the per-type file and both query files
 		"$BIN/benchtool" gen -rows "$n" -db "$db" -queries "$DATA/queries-$n.txt" -distinct "$DATA/distinct-$n.txt" -nq "$NQ"
 	fi
 }
-for n in $SIZES $NORM_SIZES $SHARD_SIZES; do gen "$n"; done
+for n in $SIZES $NORM_SIZES $SHARD_SIZES $STORED_SIZES; do gen "$n"; done
 copy_for_swap() { # file: a copy beside it to rename over it, made once
 	[ "$EDGE_SECONDS" -gt 0 ] || return 0
 	[ -s "$1.swap" ] || { log "copying $1 for the swap"; cp "$1" "$1.swap.tmp" && mv "$1.swap.tmp" "$1.swap"; }
@@ -80,7 +83,15 @@ for n in $NORM_SIZES; do
 	log "migrating $n rows to the normalized layout"
 	"$BIN/sqlitefilter" migrate "$DATA/rules-$n.db" "$DATA/normalized-$n.db" --layout normalized > /dev/null
 done
+for n in $STORED_SIZES; do
+	[ -s "$DATA/rules-$n-stored.db" ] && continue
+	log "storing the key filter in a copy of $n rows"
+	cp "$DATA/rules-$n.db" "$DATA/rules-$n-stored.db.tmp"
+	"$BIN/sqlitefilter" keyfilter "$DATA/rules-$n-stored.db.tmp" >&2
+	mv "$DATA/rules-$n-stored.db.tmp" "$DATA/rules-$n-stored.db"
+done
 for n in $SIZES; do copy_for_swap "$DATA/rules-$n.db"; done
+for n in $STORED_SIZES; do copy_for_swap "$DATA/rules-$n-stored.db"; done
 for n in $NORM_SIZES; do copy_for_swap "$DATA/normalized-$n.db"; done
 for n in $SHARD_SIZES; do
 	d=$DATA/shards16-$n
@@ -97,6 +108,7 @@ for n in $SHARD_SIZES; do for f in "$DATA/shards16-$n"/shard-*.db; do copy_for_s
 db_arg() { # case size -> the sqlitefilter argument
 	case $1 in
 	filter) echo "$DATA/rules-$2.db" ;;
+	stored) echo "$DATA/rules-$2-stored.db" ;;
 	normalized) echo "$DATA/normalized-$2.db" ;;
 	shards16) echo "$DATA/shards16-$2/shard-*.db" ;;
 	esac
@@ -188,7 +200,7 @@ measure() { # case size kind round
 
 {
 	echo "date: $(date -Is)  cpus: $(nproc)  commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "settings: SIZES='$SIZES' NORM_SIZES='$NORM_SIZES' SHARD_SIZES='$SHARD_SIZES' ROUNDS=$ROUNDS FIRST=$FIRST WARMUP=$WARMUP DURATION=$DURATION EDGE_SECONDS=$EDGE_SECONDS NQ=$NQ UPSTREAM_KIND=$UPSTREAM_KIND DNSPERF_ARGS='$DNSPERF_ARGS'"
+	echo "settings: SIZES='$SIZES' STORED_SIZES='$STORED_SIZES' NORM_SIZES='$NORM_SIZES' SHARD_SIZES='$SHARD_SIZES' ROUNDS=$ROUNDS FIRST=$FIRST WARMUP=$WARMUP DURATION=$DURATION EDGE_SECONDS=$EDGE_SECONDS NQ=$NQ UPSTREAM_KIND=$UPSTREAM_KIND DNSPERF_ARGS='$DNSPERF_ARGS'"
 } | tee "$OUT/env.txt" >&2
 
 if [ "$UPSTREAM_KIND" = unbound ]; then
@@ -220,6 +232,7 @@ sleep 0.5
 
 CASES=(forward:-)
 for n in $SIZES; do CASES+=("filter:$n"); done
+for n in $STORED_SIZES; do CASES+=("stored:$n"); done
 for n in $NORM_SIZES; do CASES+=("normalized:$n"); done
 for n in $SHARD_SIZES; do CASES+=("shards16:$n"); done
 for r in $(seq "$ROUNDS"); do
