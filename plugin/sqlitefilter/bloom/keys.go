@@ -464,10 +464,11 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 	if err != nil {
 		return nil, err
 	}
-	var why string // a stored filter is not used
+	var why string          // a stored filter is not used
+	var stored *storedInfo // one that can be
 	err = s.WithWatcher(func(c *sqlite3.SQLiteConn) (err error) {
-		// One read transaction: a stored filter is read in the state its
-		// checks saw.
+		// One read transaction: a stored filter is checked against the
+		// state read here.
 		if _, err := c.ExecContext(context.Background(), "BEGIN", nil); err != nil {
 			return err
 		}
@@ -490,12 +491,12 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 			}
 		}
 		if !k.fromKeys {
-			loaded, reason, err := k.loadStored(c, st)
+			info, ok, reason, err := k.usableStored(c, st)
 			switch {
 			case err != nil:
 				why = fmt.Sprintf("it could not be read: %v", err)
-			case loaded:
-				return nil
+			case ok:
+				stored = &info
 			default:
 				why = reason
 			}
@@ -506,9 +507,15 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.stored {
-		st.gen.Store(gen)
-		return st, nil
+	if stored != nil {
+		var err error
+		if why, err = k.readStored(s, st, *stored); err != nil {
+			return nil, err
+		}
+		if why == "" {
+			st.gen.Store(gen)
+			return st, nil
+		}
 	}
 	if why != "" {
 		k.log.Infof("%s: the key filter stored in the file is not used, building one from the keys: %s", s.Path(), why)

@@ -106,57 +106,106 @@ func staleness(c *sqlite3.SQLiteConn, info storedInfo) (string, error) {
 	return "", nil
 }
 
-// loadStored reads the filter stored in the file into st, inside a read
-// transaction of c in which st.schema and st.logged were read. It reports
-// whether it did, and why not when the file stores one it cannot use ("" if
-// it stores none).
-func (k *KeyFilter) loadStored(c *sqlite3.SQLiteConn, st *filterState) (bool, string, error) {
+// usableStored reads the info of the filter stored in the file, inside a
+// read transaction of c in which st.schema and st.logged were read, and
+// reports whether it can be used, and why not when the file stores one it
+// cannot use ("" if it stores none).
+func (k *KeyFilter) usableStored(c *sqlite3.SQLiteConn, st *filterState) (storedInfo, bool, string, error) {
 	if !st.logged {
-		return false, "", nil
+		return storedInfo{}, false, "", nil
 	}
 	info, ok, err := readStoredInfo(c)
 	if err != nil || !ok {
-		return false, "", err
+		return info, false, "", err
 	}
 	why, err := staleness(c, info)
 	if err != nil || why != "" {
-		return false, why, err
+		return info, false, why, err
 	}
+	if size := info.blocks * bloomBlockBytes; info.blocks <= 0 || size > k.maxBytes {
+		return info, false, fmt.Sprintf("it takes %.1f MB, %v (%.1f MB)", float64(size)/(1<<20), errTooBig, float64(k.maxBytes)/(1<<20)), nil
+	}
+	return info, true, "", nil
+}
+
+// errRewritten says the stored filter changed while it was read.
+var errRewritten = errors.New("it was stored anew while it was read")
+
+// readStored reads the bits of the stored filter info (usableStored) into
+// st, a part per read transaction, each of which checks that the filter is
+// still the one info describes: a writer waits for one part at most (1 MiB,
+// a millisecond or two), and a build that yields to queries (pace.go)
+// yields between parts. It returns why it did not read it (""
+// when it did); only errStopped is an error.
+func (k *KeyFilter) readStored(s *store.Store, st *filterState, info storedInfo) (string, error) {
 	size := info.blocks * bloomBlockBytes
-	if info.blocks <= 0 || size > k.maxBytes {
-		return false, fmt.Sprintf("it takes %.1f MB, %v (%.1f MB)", float64(size)/(1<<20), errTooBig, float64(k.maxBytes)/(1<<20)), nil
-	}
 	b := newFilterOf(uint64(info.blocks), info.seed)
-	rows, err := c.QueryContext(context.Background(), "SELECT part, data FROM "+schema.KeyFilterBits+" ORDER BY part", nil)
-	if err != nil {
-		return false, "", err
-	}
-	defer rows.Close()
-	dest := make([]driver.Value, 2)
-	var at int64 // bytes read
-	for {
-		if err := rows.Next(dest); err != nil {
-			if err == io.EOF {
-				break
+	for part := int64(0); part*storedPart < size; part++ {
+		select {
+		case <-k.stop:
+			return "", errStopped
+		default:
+		}
+		if !k.pace.chunk() {
+			return "", errStopped
+		}
+		want := min(storedPart, size-part*storedPart)
+		err := s.WithWatcher(func(c *sqlite3.SQLiteConn) (err error) {
+			if _, err := c.ExecContext(context.Background(), "BEGIN", nil); err != nil {
+				return err
 			}
-			return false, "", err
+			defer func() {
+				if _, cerr := c.ExecContext(context.Background(), "COMMIT", nil); err == nil {
+					err = cerr
+				}
+			}()
+			if now, ok, err := readStoredInfo(c); err != nil {
+				return err
+			} else if !ok || now != info {
+				return errRewritten
+			}
+			data, err := queryBlob(c, "SELECT data FROM "+schema.KeyFilterBits+" WHERE part = ?1", part)
+			if err != nil {
+				return err
+			}
+			if int64(len(data)) != want {
+				return fmt.Errorf("part %d of its bits holds %d bytes, not %d", part, len(data), want)
+			}
+			words := b.words[part*storedPart/4:]
+			for i := 0; i < len(data); i += 4 {
+				words[i/4] = binary.LittleEndian.Uint32(data[i:])
+			}
+			return nil
+		})
+		k.pace.done()
+		if k.afterChunk != nil {
+			k.afterChunk(schema.KeyFilterBits)
 		}
-		part, _ := dest[0].(int64)
-		data, _ := dest[1].([]byte)
-		if part != at/storedPart || len(data)%4 != 0 || at+int64(len(data)) > size {
-			return false, fmt.Sprintf("part %d of its bits is not where it belongs", part), nil
+		if err != nil {
+			return err.Error(), nil
 		}
-		for i, w := 0, at/4; i < len(data); i, w = i+4, w+1 {
-			b.words[w] = binary.LittleEndian.Uint32(data[i:])
-		}
-		at += int64(len(data))
-	}
-	if at != size {
-		return false, fmt.Sprintf("it holds %d of its %d bytes", at, size), nil
 	}
 	b.added.Store(info.keys)
 	st.b, st.lastID, st.stored = b, info.changeID, true
-	return true, "", nil
+	return "", nil
+}
+
+// queryBlob runs a query returning one blob with one argument.
+func queryBlob(c *sqlite3.SQLiteConn, q string, arg any) ([]byte, error) {
+	rows, err := c.QueryContext(context.Background(), q, []driver.NamedValue{{Ordinal: 1, Value: arg}})
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		if err == io.EOF {
+			return nil, errors.New("a part of its bits is missing")
+		}
+		return nil, err
+	}
+	data, _ := dest[0].([]byte)
+	return data, nil
 }
 
 // ErrNoChangeLog says a database has no change log, without which a stored

@@ -160,17 +160,11 @@ func TestSaveStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-// TestStoredBitsRoundTrip: a filter of several parts reads back word for
-// word, with its seed: the keys added are found by the filter read.
-func TestStoredBitsRoundTrip(t *testing.T) {
-	path := testkit.NewDB(t, schema.PerType, "wal")
-	s, err := store.Open(path, store.Options{Pool: 1, BusyTimeoutMS: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	b := newFilter(3 * storedPart * 8 / bloomBitsPerKey) // about three parts
-	keys := blockedHosts("k", 5000)
+// storeLarge stores a filter of about three parts holding keys (rows or
+// not) in the file at path, as Save would, and returns it.
+func storeLarge(t *testing.T, path string, keys []string) *filter {
+	t.Helper()
+	b := newFilter(3 * storedPart * 8 / bloomBitsPerKey)
 	for _, key := range keys {
 		b.add([]byte(key))
 	}
@@ -182,10 +176,12 @@ func TestStoredBitsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	var loaded filterState
 	err = conn.Raw(func(dc any) error {
 		c := dc.(*sqlite3.SQLiteConn)
 		if st.schema, err = store.QueryInt(c, "PRAGMA schema_version"); err != nil {
+			return err
+		}
+		if st.lastID, err = changeLogSeq(c); err != nil {
 			return err
 		}
 		if err := writeStored(c, st); err != nil {
@@ -194,15 +190,33 @@ func TestStoredBitsRoundTrip(t *testing.T) {
 		if parts, err := store.QueryInt(c, "SELECT count(*) FROM "+schema.KeyFilterBits); err != nil || parts < 3 {
 			return fmt.Errorf("%d parts, %v; want at least 3", parts, err)
 		}
-		loaded.logged = true
-		ok, why, err := New(1<<30, testLogger{t}).loadStored(c, &loaded)
-		if !ok {
-			return fmt.Errorf("not read: %q, %v", why, err)
-		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return b
+}
+
+// TestStoredBitsRoundTrip: a filter of several parts reads back word for
+// word, with its seed: the keys added are found by the filter read.
+func TestStoredBitsRoundTrip(t *testing.T) {
+	path := testkit.NewDB(t, schema.PerType, "wal")
+	s, err := store.Open(path, store.Options{Pool: 1, BusyTimeoutMS: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	keys := blockedHosts("k", 5000)
+	b := storeLarge(t, path, keys)
+	k := New(1<<30, testLogger{t})
+	defer k.Close()
+	loaded, err := k.build(s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !loaded.stored {
+		t.Fatal("the stored filter was not read")
 	}
 	if loaded.b.seed != b.seed || !slices.Equal(loaded.b.words, b.words) || loaded.b.added.Load() != int64(len(keys)) {
 		t.Fatal("the filter read back differs from the one stored")
@@ -211,5 +225,38 @@ func TestStoredBitsRoundTrip(t *testing.T) {
 		if !loaded.b.mayContain(key) {
 			t.Fatalf("%s was stored but the filter read says absent", key)
 		}
+	}
+}
+
+// A filter stored anew while a server reads it part by part is not used
+// half old, half new: the server builds its filter from the keys.
+func TestStoredFilterRewrittenWhileReadIsNotUsed(t *testing.T) {
+	path := testkit.NewDB(t, schema.PerType, "wal", testkit.BlockExact("early.example.com")...)
+	storeLarge(t, path, []string{"early.example.com"})
+	s, err := store.Open(path, store.Options{Pool: 1, BusyTimeoutMS: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	k := New(1<<30, testLogger{t})
+	defer k.Close()
+	parts := 0
+	k.afterChunk = func(table string) {
+		if table == schema.KeyFilterBits {
+			if parts++; parts == 1 {
+				testkit.ExecSQL(t, path, `INSERT INTO block_exact (Domain) VALUES ('late.example.com')`)
+				save(t, path)
+			}
+		}
+	}
+	st, err := k.build(s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.stored || parts != 2 { // the second part sees the new filter
+		t.Fatalf("read %d parts and used it = %v; want the read stopped at the second and the filter built from the keys", parts, st.stored)
+	}
+	if !st.b.mayContain("late.example.com") || !st.b.mayContain("early.example.com") {
+		t.Fatal("the filter built from the keys misses a key")
 	}
 }
