@@ -50,6 +50,7 @@ type SQLiteFilter struct {
 	built            chan struct{} // a key filter's build ended: a file may wait to be published (watch.go)
 	stop             chan struct{}
 	done             sync.WaitGroup
+	retiring         sync.WaitGroup // stores replaced, being closed (retire.go)
 
 	errors *errorLog
 

@@ -52,6 +52,7 @@ func (f *SQLiteFilter) Stop() error {
 	}
 	close(f.stop)
 	f.done.Wait()
+	f.retiring.Wait()
 	for _, k := range f.filters {
 		k.Close()
 	}

@@ -252,7 +252,7 @@ func (f *SQLiteFilter) publish(d *dbFile, s, old *store.Store) error {
 	f.errors.Reset()
 	switch {
 	case old != nil:
-		old.Close()
+		f.retire(old)
 		log.Infof("%s: now answering from the file in place", d.path)
 	case d.failing && f.Ready():
 		log.Infof("%s: open; the server is ready", d.path)

@@ -148,6 +148,9 @@ func TestSwapMovesLookupsToTheNewFile(t *testing.T) {
 					t.Errorf("%s: %s after the swap, want %s", name, got, action)
 				}
 			}
+			// Closed in the background (retire), and at once here: no
+			// query holds it.
+			f.retiring.Wait()
 			if err := lookupErr(old); err != store.ErrClosed {
 				t.Errorf("old store not closed: %v", err)
 			}
