@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sqlitefilter/sqlitefilter/internal/testkit"
 	"github.com/sqlitefilter/sqlitefilter/plugin/sqlitefilter/bloom"
@@ -86,6 +87,13 @@ func TestWritingCommandsKeepTheStoredFilterCurrent(t *testing.T) {
 	}{
 		{"import of more keys than the change log holds", func(t *testing.T, db string) string {
 			must(t, "import", runImport([]string{db, "--table", "block_exact", hostList(t, "imported", big)}))
+			return db
+		}, int64(big)},
+		{"sync of more keys than the change log holds", func(t *testing.T, db string) string {
+			addURLList(t, db, "big", hostList(t, "synced", big), "plain")
+			if r := runSyncJob(t, db, time.Minute); r.err != nil {
+				t.Fatalf("sync: %v\n%s%s", r.err, r.stdout, r.stderr)
+			}
 			return db
 		}, int64(big)},
 		{"import --replace", func(t *testing.T, db string) string {
