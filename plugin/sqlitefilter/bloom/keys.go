@@ -619,19 +619,26 @@ func (q chunkQueries) end(c *sqlite3.SQLiteConn, lo driver.Value) (driver.Value,
 	if lo != nil {
 		query, args = q.endNext, []driver.NamedValue{{Ordinal: 1, Value: lo}}
 	}
-	rows, err := c.QueryContext(context.Background(), query, args)
+	v, _, err := queryOne(c, query, args)
+	return v, err
+}
+
+// queryOne runs a query returning one value; ok is false when it returns
+// no row.
+func queryOne(c *sqlite3.SQLiteConn, q string, args []driver.NamedValue) (v driver.Value, ok bool, err error) {
+	rows, err := c.QueryContext(context.Background(), q, args)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
 	dest := make([]driver.Value, 1)
 	if err := rows.Next(dest); err != nil {
 		if err == io.EOF {
-			return nil, nil
+			return nil, false, nil
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return dest[0], nil
+	return dest[0], true, nil
 }
 
 // add adds the keys after lo (nil: from the first) up to and including hi

@@ -164,9 +164,13 @@ func (k *KeyFilter) readStored(s *store.Store, st *filterState, info storedInfo)
 			} else if !ok || now != info {
 				return errRewritten
 			}
-			data, err := queryBlob(c, "SELECT data FROM "+schema.KeyFilterBits+" WHERE part = ?1", part)
+			v, ok, err := queryOne(c, "SELECT data FROM "+schema.KeyFilterBits+" WHERE part = ?1", []driver.NamedValue{{Ordinal: 1, Value: part}})
 			if err != nil {
 				return err
+			}
+			data, _ := v.([]byte)
+			if !ok {
+				return fmt.Errorf("part %d of its bits is missing", part)
 			}
 			if int64(len(data)) != want {
 				return fmt.Errorf("part %d of its bits holds %d bytes, not %d", part, len(data), want)
@@ -188,24 +192,6 @@ func (k *KeyFilter) readStored(s *store.Store, st *filterState, info storedInfo)
 	b.added.Store(info.keys)
 	st.b, st.lastID, st.stored = b, info.changeID, true
 	return "", nil
-}
-
-// queryBlob runs a query returning one blob with one argument.
-func queryBlob(c *sqlite3.SQLiteConn, q string, arg any) ([]byte, error) {
-	rows, err := c.QueryContext(context.Background(), q, []driver.NamedValue{{Ordinal: 1, Value: arg}})
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	dest := make([]driver.Value, 1)
-	if err := rows.Next(dest); err != nil {
-		if err == io.EOF {
-			return nil, errors.New("a part of its bits is missing")
-		}
-		return nil, err
-	}
-	data, _ := dest[0].([]byte)
-	return data, nil
 }
 
 // ErrNoChangeLog says a database has no change log, without which a stored
