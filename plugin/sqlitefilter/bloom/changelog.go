@@ -46,26 +46,14 @@ func (k *KeyFilter) readLog(c *sqlite3.SQLiteConn, st *filterState, gen uint64) 
 // addLogged adds the keys logged after st.lastID to st's filter, inside a
 // transaction of c.
 func addLogged(c *sqlite3.SQLiteConn, st *filterState) error {
-	if v, err := store.QueryInt(c, "PRAGMA schema_version"); err != nil {
-		return fmt.Errorf("read change log: %w", err)
-	} else if v != st.schema {
-		return errors.New("the schema changed (were the change log's triggers dropped?)")
-	}
-	seq, err := changeLogSeq(c)
+	seq, why, err := logCovers(c, st.lastID, st.schema)
 	if err != nil {
 		return err
 	}
-	if seq < st.lastID {
-		return fmt.Errorf("change log was reset (last id %d, now %d)", st.lastID, seq)
+	if why != "" {
+		return errors.New(why)
 	}
 	if seq > st.lastID {
-		lo, err := store.QueryInt(c, "SELECT coalesce(min(id), ?1 + 1) FROM "+schema.ChangeLog, seq)
-		if err != nil {
-			return fmt.Errorf("read change log: %w", err)
-		}
-		if lo > st.lastID+1 {
-			return fmt.Errorf("change log entries %d to %d were trimmed before they were read", st.lastID+1, lo-1)
-		}
 		rows, err := c.QueryContext(context.Background(), "SELECT key FROM "+schema.ChangeLog+" WHERE id > ?1 AND id <= ?2",
 			[]driver.NamedValue{{Ordinal: 1, Value: st.lastID}, {Ordinal: 2, Value: seq}})
 		if err != nil {
@@ -120,6 +108,36 @@ func hasChangeLog(c *sqlite3.SQLiteConn, l schema.Layout) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// logCovers checks, inside a read transaction of c, that a filter holding
+// the keys up to change-log id lastID under schema version schemaVer can
+// be brought up to date from the log: the schema is still that version
+// (a trigger dropped and created again around a bulk load changes it), and
+// the log still holds every entry after lastID. It returns the log's last
+// id, and why not ("" when it can).
+func logCovers(c *sqlite3.SQLiteConn, lastID, schemaVer int64) (seq int64, why string, err error) {
+	if v, err := store.QueryInt(c, "PRAGMA schema_version"); err != nil {
+		return 0, "", fmt.Errorf("read change log: %w", err)
+	} else if v != schemaVer {
+		return 0, "the schema changed since it was written", nil
+	}
+	if seq, err = changeLogSeq(c); err != nil {
+		return 0, "", err
+	}
+	switch {
+	case seq < lastID:
+		return seq, fmt.Sprintf("it holds change %d, past the log's last (%d): the log was reset", lastID, seq), nil
+	case seq > lastID:
+		lo, err := store.QueryInt(c, "SELECT coalesce(min(id), ?1 + 1) FROM "+schema.ChangeLog, seq)
+		if err != nil {
+			return 0, "", fmt.Errorf("read change log: %w", err)
+		}
+		if lo > lastID+1 {
+			return seq, fmt.Sprintf("the change log no longer holds the %d changes written since", seq-lastID), nil
+		}
+	}
+	return seq, "", nil
 }
 
 // changeLogSeq is the highest id the change log ever handed out.

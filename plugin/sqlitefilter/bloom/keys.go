@@ -464,7 +464,7 @@ func (k *KeyFilter) build(s *store.Store, atLeast int64) (*filterState, error) {
 	if err != nil {
 		return nil, err
 	}
-	var why string          // a stored filter is not used
+	var why string         // a stored filter is not used
 	var stored *storedInfo // one that can be
 	err = s.WithWatcher(func(c *sqlite3.SQLiteConn) (err error) {
 		// One read transaction: a stored filter is checked against the

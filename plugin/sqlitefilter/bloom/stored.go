@@ -80,30 +80,8 @@ func staleness(c *sqlite3.SQLiteConn, info storedInfo) (string, error) {
 	if info.format != storedFormat {
 		return fmt.Sprintf("its format %d is not %d", info.format, storedFormat), nil
 	}
-	ver, err := store.QueryInt(c, "PRAGMA schema_version")
-	if err != nil {
-		return "", err
-	}
-	if ver != info.schemaVersion {
-		return "the schema changed since it was written", nil
-	}
-	seq, err := changeLogSeq(c)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case info.changeID > seq:
-		return fmt.Sprintf("it holds change %d, past the log's last (%d): the log was reset", info.changeID, seq), nil
-	case info.changeID < seq:
-		lo, err := store.QueryInt(c, "SELECT coalesce(min(id), ?1 + 1) FROM "+schema.ChangeLog, seq)
-		if err != nil {
-			return "", err
-		}
-		if lo > info.changeID+1 {
-			return fmt.Sprintf("the change log no longer holds the %d changes written since", seq-info.changeID), nil
-		}
-	}
-	return "", nil
+	_, why, err := logCovers(c, info.changeID, info.schemaVersion)
+	return why, err
 }
 
 // usableStored reads the info of the filter stored in the file, inside a
